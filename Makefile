@@ -1,0 +1,51 @@
+# Two commands for a new user: `make repro` (set up, then run the pipeline) and `make test`.
+# Every target is idempotent: `make setup` only reinstalls when the lock or pyproject changed.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.setup-stamp
+
+# Offline and quiet by default (the package sets the same defaults for direct use).
+export HF_HUB_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export MLFLOW_DISABLE_TELEMETRY ?= true
+export DVC_NO_ANALYTICS ?= 1
+export GX_ANALYTICS_ENABLED ?= false
+export DO_NOT_TRACK ?= 1
+# Stage commands run `python`: make it the project's.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: setup repro test lint bench dag clean help
+
+help:
+	@echo "make repro   set up .venv, then run the whole DVC pipeline (dvc repro)"
+	@echo "make test    set up .venv, then run the test suite"
+	@echo "make lint    ruff + actionlint"
+
+setup: $(STAMP)
+
+# torch first and alone: pip takes the local CPU build of exactly this version.
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
+	@touch $(STAMP)
+
+repro: setup
+	$(BIN)/dvc repro
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check src pipelines tests benchmarks
+	$(BIN)/ruff format --check src pipelines tests benchmarks
+	$(BIN)/actionlint
+
+dag: setup
+	$(BIN)/dvc dag
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

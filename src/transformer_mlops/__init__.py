@@ -1,0 +1,23 @@
+"""transformer-mlops: a reproducible DVC + MLflow + Lightning pipeline for Transformer models."""
+
+from __future__ import annotations
+
+import os
+
+__version__ = "0.1.0"
+
+# The project runs offline and quietly by default: model and dataset hubs are unreachable
+# on CI runners, and telemetry should never leave a user's machine. Users who are online
+# and want the hub set these variables themselves; setdefault never overrides them.
+OFFLINE_DEFAULTS = {
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DVC_NO_ANALYTICS": "1",
+    "GX_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+for _key, _value in OFFLINE_DEFAULTS.items():
+    os.environ.setdefault(_key, _value)

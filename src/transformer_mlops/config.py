@@ -1,0 +1,167 @@
+"""Typed params: the one place that knows the schema of params.yaml.
+
+Every stage loads `params.yaml` through `load_params()` and reads only its own section, so
+`dvc exp run -S key=value` reaches exactly the code that uses it. Unknown keys and values of
+the wrong type fail with the dotted key path (e.g. ``ner.data.synthetic.train``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from transformer_mlops.errors import ConfigError
+
+TASKS = ("seq2seq", "ner", "qa")
+SPLITS = ("train", "validation", "test")
+Task = Literal["seq2seq", "ner", "qa"]
+
+# Which `files` formats each task can read.
+TASK_FORMATS: dict[str, tuple[str, ...]] = {
+    "seq2seq": ("tsv",),
+    "ner": ("conll",),
+    "qa": ("squad", "babi"),
+}
+
+
+class Section(BaseModel):
+    """Base for every params section: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SyntheticConfig(Section):
+    """Sizes of the generated splits (examples per split)."""
+
+    train: int = Field(ge=1)
+    validation: int = Field(ge=1)
+    test: int = Field(ge=1)
+
+
+class FilesConfig(Section):
+    """Real data in a standard format; missing validation/test splits are carved from train."""
+
+    format: Literal["tsv", "conll", "squad", "babi"]
+    train: str | list[str] | None = None  # a path, a glob, or a list of them
+    validation: str | list[str] | None = None
+    test: str | list[str] | None = None
+    tag_column: int = -1  # conll: which column holds the NER tag
+    source_column: int = 0  # tsv: column of the source sentence
+    target_column: int = 1  # tsv: column of the target sentence
+
+
+class HubConfig(Section):
+    """`datasets.load_dataset(name, config)` with a column mapping onto our fields."""
+
+    name: str | None = None
+    config: str | None = None
+    revision: str | None = None
+    splits: dict[str, str] = Field(
+        default_factory=lambda: {"train": "train", "validation": "validation", "test": "test"}
+    )
+    columns: dict[str, str] = Field(default_factory=dict)  # our field -> dataset column
+
+
+class CarveConfig(Section):
+    """Fractions carved (by group: document, article, story) from train when a split is missing."""
+
+    validation: float = Field(default=0.1, gt=0, lt=1)
+    test: float = Field(default=0.1, gt=0, lt=1)
+
+
+class LimitConfig(Section):
+    """Optional caps on examples per split (a seeded sample, so still deterministic)."""
+
+    train: int | None = Field(default=None, ge=1)
+    validation: int | None = Field(default=None, ge=1)
+    test: int | None = Field(default=None, ge=1)
+
+
+class BoundsConfig(Section):
+    """Row counts a split must fall within (a Great Expectations check)."""
+
+    min_rows: int = Field(default=1, ge=1)
+    max_rows: int = Field(default=10_000_000, ge=1)
+
+
+class DataConfig(Section):
+    """Where a task's data comes from and how it is split, capped and checked."""
+
+    source: Literal["synthetic", "files", "hub"] = "synthetic"
+    seed: int = 0
+    synthetic: SyntheticConfig
+    files: FilesConfig
+    hub: HubConfig = HubConfig()
+    carve: CarveConfig = CarveConfig()
+    limit: LimitConfig = LimitConfig()
+    drop_overlap: bool = True  # drop validation/test examples that also occur in train
+    entity_types: list[str] | None = None  # ner: the label set is O + B-/I- of these
+    bounds: BoundsConfig = BoundsConfig()
+
+
+class TaskConfig(Section):
+    """One task's params; later stages add their own sections beside `data`."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    data: DataConfig
+
+
+class Params(Section):
+    """The whole params.yaml."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    seq2seq: TaskConfig
+    ner: TaskConfig
+    qa: TaskConfig
+
+    @model_validator(mode="after")
+    def _formats_fit_tasks(self) -> Params:
+        for task in TASKS:
+            files = getattr(self, task).data.files
+            if files.format not in TASK_FORMATS[task]:
+                raise ValueError(
+                    f"{task}.data.files.format: {files.format!r} is not a {task} format; "
+                    f"expected one of {list(TASK_FORMATS[task])}"
+                )
+        return self
+
+    def task(self, name: str) -> TaskConfig:
+        """The section of one task, with a clear error for an unknown task name."""
+        if name not in TASKS:
+            raise ConfigError(f"unknown task {name!r}; expected one of {list(TASKS)}")
+        return getattr(self, name)
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        got = item.get("input")
+        got_text = "" if isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"  {key}: {item['msg']}{got_text}")
+    return "\n".join(lines)
+
+
+def parse_params(raw: dict[str, Any], origin: str = "params.yaml") -> Params:
+    """Validate a params mapping, raising ConfigError that names each bad key."""
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(f"{origin}: invalid params\n{_describe(error)}") from None
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate params.yaml."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: params file not found (run from the project root)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return parse_params(raw, origin=str(path))

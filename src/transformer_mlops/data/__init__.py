@@ -1,0 +1,1 @@
+"""Data: synthetic generators, file readers, sources and Great Expectations validation."""

@@ -1,0 +1,209 @@
+"""Readers for standard data formats: CoNLL columns, SQuAD v1.1 JSON, bAbI text, TSV pairs.
+
+Each reader returns prepared-shape records (see `schema.FIELDS`) plus a `group` (document,
+article or story) used to carve missing splits without splitting a group. Malformed input
+raises DataError naming the file and line (or JSON path) and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from transformer_mlops.errors import DataError
+
+
+def read_text(path: str | Path) -> str:
+    """Read a UTF-8 text file, with a clear error for a missing or non-UTF-8 file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise DataError(
+            f"{path}:{line}: not valid UTF-8 (byte 0x{data[error.start]:02x} at offset "
+            f"{error.start}); expected a UTF-8 text file"
+        ) from None
+
+
+def read_conll(path: str | Path, tag_column: int = -1) -> list[dict]:
+    """CoNLL column file: one token per line, blank (or whitespace-only) lines between sentences.
+
+    `-DOCSTART-` lines start a new document (the group) and are skipped. All lines of a file
+    must have the same number of columns.
+    """
+    records: list[dict] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    document, n_columns = 0, None
+
+    def flush() -> None:
+        if tokens:
+            records.append({"tokens": list(tokens), "tags": list(tags), "group": f"doc{document}"})
+            tokens.clear()
+            tags.clear()
+
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            flush()
+            continue
+        columns = line.split()
+        if columns[0] == "-DOCSTART-":
+            flush()
+            document += 1
+            continue
+        if n_columns is None:
+            n_columns = len(columns)
+            if n_columns < 2:
+                raise DataError(
+                    f"{path}:{number}: expected at least 2 columns (token ... tag), got 1: {line!r}"
+                )
+            if not -n_columns <= tag_column < n_columns or tag_column % n_columns == 0:
+                raise DataError(
+                    f"{path}: tag_column {tag_column} does not name a tag column in a "
+                    f"{n_columns}-column file"
+                )
+        elif len(columns) != n_columns:
+            raise DataError(
+                f"{path}:{number}: expected {n_columns} columns like the lines before, "
+                f"got {len(columns)}: {line!r}"
+            )
+        tokens.append(columns[0])
+        tags.append(columns[tag_column])
+    flush()
+    return records
+
+
+def read_tsv_pairs(path: str | Path, source_column: int = 0, target_column: int = 1) -> list[dict]:
+    """Tab-separated sentence pairs (e.g. `English<TAB>French`), one pair per line."""
+    records = []
+    needed = max(source_column, target_column) + 1
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        columns = line.split("\t")
+        if len(columns) < needed:
+            raise DataError(
+                f"{path}:{number}: expected at least {needed} tab-separated columns "
+                f"(source in column {source_column}, target in column {target_column}), "
+                f"got {len(columns)}: {line[:80]!r}"
+            )
+        records.append(
+            {
+                "source": columns[source_column].strip(),
+                "target": columns[target_column].strip(),
+                "group": columns[source_column].strip(),  # same source -> same split
+            }
+        )
+    return records
+
+
+def read_squad(path: str | Path) -> list[dict]:
+    """SQuAD v1.1 JSON: data[].paragraphs[].qas[] with answers (text, answer_start)."""
+    try:
+        root = json.loads(read_text(path))
+    except json.JSONDecodeError as error:
+        raise DataError(
+            f"{path}:{error.lineno}:{error.colno}: invalid JSON ({error.msg}); "
+            "expected SQuAD v1.1 JSON"
+        ) from None
+    if not isinstance(root, dict) or not isinstance(root.get("data"), list):
+        raise DataError(f"{path}: expected a SQuAD v1.1 object with a 'data' list")
+    records = []
+    for a, article in enumerate(root["data"]):
+        title = article.get("title", f"article{a}")
+        for p, paragraph in enumerate(article.get("paragraphs", [])):
+            where = f"{path}: data[{a}].paragraphs[{p}]"
+            context = paragraph.get("context")
+            if not isinstance(context, str):
+                raise DataError(f"{where}: missing 'context' string")
+            for q, qa in enumerate(paragraph.get("qas", [])):
+                try:
+                    answers = qa["answers"]
+                    record = {
+                        "id": str(qa["id"]),
+                        "kind": "squad",
+                        "context": context,
+                        "question": qa["question"],
+                        "answers": {
+                            "text": [answer["text"] for answer in answers],
+                            "answer_start": [int(answer["answer_start"]) for answer in answers],
+                        },
+                        "group": title,
+                    }
+                except (KeyError, TypeError, ValueError) as error:
+                    raise DataError(
+                        f"{where}.qas[{q}]: malformed question ({error!r}); expected id, "
+                        "question and answers[{text, answer_start}]"
+                    ) from None
+                records.append(record)
+    return records
+
+
+_BABI_LINE = re.compile(r"^(\d+) (.*)$")
+
+
+def read_babi(path: str | Path) -> tuple[list[dict], int]:
+    """bAbI text (`ID text`, questions as `ID question<TAB>answer<TAB>supporting IDs`).
+
+    The context of a question is its story so far (statements only). Questions whose answer
+    does not occur in the context cannot be extractive; they are skipped and counted.
+    Returns (records, skipped).
+    """
+    path = Path(path)
+    kind = re.sub(r"^qa\d+_", "", path.stem).removesuffix("_train").removesuffix("_test")
+    records: list[dict] = []
+    skipped = 0
+    story: list[tuple[int, str, int]] = []  # (line id, sentence, offset in context)
+    length, stories = 0, 0
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        match = _BABI_LINE.match(line)
+        if not match:
+            raise DataError(f"{path}:{number}: expected 'ID text' with a numeric ID, got {line!r}")
+        line_id, text = int(match.group(1)), match.group(2)
+        if line_id == 1:
+            story, length, stories = [], 0, stories + 1
+        if "\t" not in text:
+            offset = length + (1 if story else 0)
+            story.append((line_id, text.strip(), offset))
+            length = offset + len(text.strip())
+            continue
+        parts = text.split("\t")
+        if len(parts) < 2 or not parts[1].strip():
+            raise DataError(f"{path}:{number}: question line without an answer: {line!r}")
+        question, answer = parts[0].strip(), parts[1].strip()
+        supporting = [int(s) for s in parts[2].split()] if len(parts) > 2 else []
+        start = _locate(story, answer, supporting)
+        if start is None:
+            skipped += 1
+            continue
+        records.append(
+            {
+                "id": f"{path.stem}-{number}",
+                "kind": kind,
+                "context": " ".join(sentence for _, sentence, _ in story),
+                "question": question,
+                "answers": {"text": [answer], "answer_start": [start]},
+                "group": f"{path.stem}-story{stories}",
+            }
+        )
+    return records, skipped
+
+
+def _locate(story: list[tuple[int, str, int]], answer: str, supporting: list[int]) -> int | None:
+    """Offset of `answer` as a word in the last supporting fact that has it, else its last mention."""
+    pattern = re.compile(rf"\b{re.escape(answer)}\b")
+    by_id = {line_id: (sentence, offset) for line_id, sentence, offset in story}
+    candidates = [by_id[i] for i in reversed(supporting) if i in by_id]
+    candidates += [(sentence, offset) for _, sentence, offset in reversed(story)]
+    for sentence, offset in candidates:
+        hits = list(pattern.finditer(sentence))
+        if hits:
+            return offset + hits[-1].start()
+    return None

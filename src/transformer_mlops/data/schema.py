@@ -1,0 +1,24 @@
+"""The prepared record of each task, and the key that says when two examples are the same."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Fields every prepared record of a task has (JSON lines in data/prepared/<task>/<split>.jsonl).
+FIELDS: dict[str, tuple[str, ...]] = {
+    "seq2seq": ("id", "source", "target"),
+    "ner": ("id", "tokens", "tags"),
+    "qa": ("id", "kind", "context", "question", "answers"),
+}
+
+# Extra fields kept when a source has them, for per-slice analysis (format, template).
+OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {"seq2seq": ("format",), "ner": ("template",), "qa": ()}
+
+
+def content_key(task: str, record: dict[str, Any]) -> str:
+    """Text that identifies an example's content (ids aside): equal keys mean a duplicate."""
+    if task == "seq2seq":
+        return record["source"]
+    if task == "ner":
+        return " ".join(record["tokens"])
+    return record["context"] + "\x1f" + record["question"]

@@ -1,0 +1,120 @@
+"""bAbI-style stories (people move between places, pick up and drop objects) as extractive QA.
+
+Two kinds of question, as in bAbI tasks 1 and 2:
+- single-supporting-fact: "Where is Mary?" -> the place of Mary's last move;
+- two-supporting-facts: "Where is the football?" -> the place of whoever holds it (or held it
+  when it was dropped): one fact says who has the object, another where that person went.
+The answer span points into the supporting sentence that names the place.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+PEOPLE = [
+    "Mary", "John", "Daniel", "Sandra", "Fred", "Julie", "Bill", "Emily", "Jeff", "Greg",
+    "Lily", "Brian", "Anna", "Peter", "Sophie", "Oliver", "Grace", "Henry", "Chloe", "Lucas",
+    "Nora", "Omar", "Priya", "Kenji", "Ines", "Marco", "Elena", "Tom", "Yara", "Sam",
+]  # fmt: skip
+PLACES = [
+    "kitchen", "garden", "hallway", "bathroom", "bedroom", "office", "cellar", "garage",
+    "attic", "library", "park", "school", "cinema", "balcony", "studio",
+]  # fmt: skip
+OBJECTS = [
+    "football", "apple", "milk", "book", "umbrella", "key", "guitar", "laptop", "hat",
+    "basket", "lamp", "camera",
+]  # fmt: skip
+
+MOVE_VERBS = ["went to", "journeyed to", "travelled to", "moved to", "went back to", "walked to"]
+TAKE_VERBS = ["picked up", "got", "grabbed", "took"]
+DROP_VERBS = ["dropped", "discarded", "put down", "left"]
+
+QUESTIONS = {
+    "single-supporting-fact": ["Where is {x}?", "Where is {x} now?", "In which room is {x}?"],
+    "two-supporting-facts": ["Where is the {x}?", "Where is the {x} now?", "Where can the {x} be found?"],
+}  # fmt: skip
+KINDS = tuple(QUESTIONS)
+
+
+@dataclass
+class _World:
+    """Who is where, who holds what, and the sentence/offset that last stated each fact."""
+
+    cast: list[str]
+    sentences: list[str] = field(default_factory=list)
+    place: dict[str, tuple[str, int]] = field(default_factory=dict)  # person -> (place, char offset)
+    holder: dict[str, str] = field(default_factory=dict)  # object -> person
+    dropped_at: dict[str, tuple[str, int]] = field(default_factory=dict)  # object -> (place, offset)
+    length: int = 0  # characters of context so far, sentences joined by single spaces
+
+    def say(self, sentence: str, answer_word: str | None = None) -> int:
+        """Append a sentence; return the context offset of `answer_word` in it (or -1)."""
+        start = self.length + (1 if self.sentences else 0)
+        self.sentences.append(sentence)
+        self.length = start + len(sentence)
+        return start + sentence.rindex(answer_word) if answer_word else -1
+
+
+def _act(rng: random.Random, world: _World) -> None:
+    person = rng.choice(world.cast)
+    held = [obj for obj, who in world.holder.items() if who == person]
+    free = [obj for obj in OBJECTS if obj not in world.holder]
+    choice = rng.random()
+    if person in world.place and held and choice < 0.2:
+        obj = rng.choice(held)
+        world.say(f"{person} {rng.choice(DROP_VERBS)} the {obj}.")
+        del world.holder[obj]
+        world.dropped_at[obj] = world.place[person]
+    elif person in world.place and free and choice < 0.4:
+        obj = rng.choice(free)
+        world.say(f"{person} {rng.choice(TAKE_VERBS)} the {obj}.")
+        world.holder[obj] = person
+        world.dropped_at.pop(obj, None)
+    else:
+        place = rng.choice(PLACES)
+        offset = world.say(f"{person} {rng.choice(MOVE_VERBS)} the {place}.", place)
+        world.place[person] = (place, offset)
+
+
+def _question(rng: random.Random, world: _World, kind: str) -> tuple[str, str, int] | None:
+    """(question, answer, answer_start) for a question of `kind` that the story answers."""
+    template = rng.choice(QUESTIONS[kind])
+    if kind == "single-supporting-fact":
+        if not world.place:
+            return None
+        person = rng.choice(sorted(world.place))
+        place, offset = world.place[person]
+        return template.format(x=person), place, offset
+    known = sorted(o for o in world.holder if world.holder[o] in world.place) + sorted(world.dropped_at)
+    if not known:
+        return None
+    obj = rng.choice(known)
+    place, offset = world.dropped_at.get(obj) or world.place[world.holder[obj]]
+    return template.format(x=obj), place, offset
+
+
+def story(rng: random.Random, n_questions: int = 3) -> list[dict]:
+    """One story with up to `n_questions` questions asked along the way (bAbI style)."""
+    world = _World(cast=rng.sample(PEOPLE, rng.randint(3, 6)))
+    examples = []
+    for _ in range(rng.randint(3, 6)):
+        _act(rng, world)
+    while len(examples) < n_questions and len(world.sentences) < 30:
+        for _ in range(rng.randint(1, 4)):
+            _act(rng, world)
+        kind = rng.choice(KINDS)
+        asked = _question(rng, world, kind)
+        if asked is None:
+            continue
+        question, answer, start = asked
+        context = " ".join(world.sentences)
+        examples.append(
+            {
+                "kind": kind,
+                "context": context,
+                "question": question,
+                "answers": {"text": [answer], "answer_start": [start]},
+            }
+        )
+    return examples

@@ -1,0 +1,86 @@
+"""Atomic file and directory writes: a crash or a failed check never leaves a half-written output."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write `text` to a temp file beside `path`, fsync it, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def dump_json(obj: Any) -> str:
+    """Stable JSON text: sorted keys, 2-space indent, trailing newline (byte-reproducible)."""
+    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Atomically write `obj` as stable JSON."""
+    atomic_write_text(path, dump_json(obj))
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
+    """Atomically write rows as JSON lines (keys sorted); returns the number of rows."""
+    lines = [json.dumps(row, sort_keys=True, ensure_ascii=False) for row in rows]
+    atomic_write_text(path, "".join(line + "\n" for line in lines))
+    return len(lines)
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """Read JSON lines written by `write_jsonl`."""
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yield an empty temp directory that replaces `path` only if the block succeeds.
+
+    The old directory (if any) stays intact until the new one is complete; on error the
+    temp directory is removed and `path` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    backup = path.with_name(f".{path.name}.old")
+    shutil.rmtree(backup, ignore_errors=True)
+    if path.exists():
+        os.replace(path, backup)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+    shutil.rmtree(backup, ignore_errors=True)

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import datetime as dt
+import random
+import re
+
+import pytest
+
+from transformer_mlops.config import SyntheticConfig
+from transformer_mlops.data.schema import content_key
+from transformer_mlops.data.synthetic import dates, generate, ner, stories
+from transformer_mlops.data.validation import iob2_transitions, label_set
+
+SIZES = SyntheticConfig(train=300, validation=50, test=50)
+
+
+@pytest.mark.parametrize("task", ["seq2seq", "ner", "qa"])
+def test_generation_is_deterministic_and_unique(task):
+    first, second = generate(task, SIZES, seed=5), generate(task, SIZES, seed=5)
+    assert first == second
+    assert {split: len(rows) for split, rows in first.items()} == {"train": 300, "validation": 50, "test": 50}
+    keys = [content_key(task, r) for rows in first.values() for r in rows]
+    assert len(keys) == len(set(keys)), "an example occurs twice (leak across splits)"
+    assert generate(task, SIZES, seed=6) != first
+
+
+def test_at_least_15_date_formats_each_used():
+    assert len(dates.FORMATS) >= 15
+    rng = random.Random(0)
+    used = {dates.sample(rng)["format"] for _ in range(3000)}
+    assert used == set(dates.FORMATS)
+
+
+def test_every_date_input_determines_its_output():
+    rng = random.Random(1)
+    target_of: dict[str, str] = {}
+    for _ in range(20000):
+        example = dates.sample(rng)
+        assert target_of.setdefault(example["source"], example["target"]) == example["target"]
+
+
+def test_examples_from_the_issue_and_stated_rules():
+    day = dt.date(1987, 3, 3)
+    assert dates.render(day, "weekday_month_day_year") == "tuesday, march 3 1987"
+    assert dates.render(day, "day_mon_year") == "3 Mar 1987"
+    assert dates.render(day, "dd/mm/yy") == "03/03/87"
+    assert dates.render(day, "the_ordinal_of_month_year") == "the 3rd of march, 1987"
+    # numeric forms are day first
+    assert dates.render(dt.date(1987, 4, 3), "dd/mm/yy") == "03/04/87"
+    # two-digit years only inside the stated window
+    with pytest.raises(ValueError, match="needs a year in"):
+        dates.render(dt.date(1890, 1, 1), "dd/mm/yy")
+    assert [dates.ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 31)] == [
+        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "23rd", "31st"]  # fmt: skip
+
+
+def test_weekdays_are_true_and_years_wide():
+    rng = random.Random(2)
+    years = set()
+    for _ in range(5000):
+        example = dates.sample(rng)
+        date = dt.date.fromisoformat(example["target"])
+        years.add(date.year)
+        words = set(re.findall(r"[a-z]+", example["source"].lower()))
+        named = [w for w in dates.WEEKDAYS if w in words or w[:3] in words]
+        if named:
+            assert named == [dates.WEEKDAYS[date.weekday()]], example
+    assert min(years) < 1700 and max(years) > 2100
+
+
+def test_ner_templates_tags_and_hard_cases():
+    assert len(ner.TEMPLATES) >= 50
+    allowed = set(iob2_transitions(label_set(ner.ENTITY_TYPES)))
+    rng = random.Random(3)
+    types_of: dict[str, set[str]] = {}
+    multi_token = 0
+    for _ in range(3000):
+        example = ner.sample(rng)
+        tokens, tags = example["tokens"], example["tags"]
+        assert len(tokens) == len(tags) and all(tokens)
+        assert all(f"{p}>{t}" in allowed for p, t in zip(["O", *tags], tags, strict=False))
+        multi_token += any(t.startswith("I-") for t in tags)
+        for token, tag in zip(tokens, tags, strict=True):
+            if tag.startswith("B-"):
+                types_of.setdefault(token, set()).add(tag[2:])
+    assert multi_token > 500
+    ambiguous = [name for name, types in types_of.items() if len(types) > 1]
+    assert {"Jordan", "Ford"} <= set(ambiguous)
+
+
+def test_ner_distractors_and_initial_capitals_are_not_entities():
+    rng = random.Random(4)
+    for index, template in enumerate(ner.TEMPLATES):
+        tokens, tags = ner.fill(template, rng)
+        if template.startswith(("Yesterday", "Reading", "Officials", "Meanwhile")):
+            assert tags[0] == "O", (index, tokens)
+        for token, tag in zip(tokens, tags, strict=True):
+            if token in ("apple", "turkey", "jaguar", "china", "mercury"):
+                assert tag == "O"
+
+
+def _replay(context: str) -> dict[str, str]:
+    """Independent reading of a story: where each person is, and each object's place."""
+    place, holder, dropped = {}, {}, {}
+    for sentence in context.split(". "):
+        words = sentence.rstrip(".").split()
+        person, rest = words[0], " ".join(words[1:])
+        if rest.split(" the ")[0] in stories.MOVE_VERBS:
+            place[person] = words[-1]
+        elif rest.split(" the ")[0] in stories.TAKE_VERBS:
+            holder[words[-1]] = person
+            dropped.pop(words[-1], None)
+        else:
+            dropped[words[-1]] = place[person]
+            holder.pop(words[-1], None)
+    objects = {o: place[p] for o, p in holder.items()} | dropped
+    return place | objects
+
+
+def test_story_answers_are_correct_and_extractive():
+    rng = random.Random(5)
+    kinds = set()
+    for _ in range(400):
+        for example in stories.story(rng):
+            kinds.add(example["kind"])
+            text, start = example["answers"]["text"][0], example["answers"]["answer_start"][0]
+            assert example["context"][start : start + len(text)] == text
+            subject = re.sub(r"^(Where is|Where can|In which room is) (the )?| now\?$|\?$| be found\?$", "",
+                             example["question"])  # fmt: skip
+            assert _replay(example["context"])[subject] == text, example
+    assert kinds == {"single-supporting-fact", "two-supporting-facts"}
