@@ -26,7 +26,11 @@ def test_conll_skips_docstart_splits_on_whitespace_lines_and_groups_documents(tm
     path = tmp_path / "train.txt"
     path.write_text(CONLL)
     records = formats.read_conll(path)
-    assert [r["tokens"] for r in records] == [["EU", "rejects", "German"], ["Peter", "Blackburn"], ["BRUSSELS"]]
+    assert [r["tokens"] for r in records] == [
+        ["EU", "rejects", "German"],
+        ["Peter", "Blackburn"],
+        ["BRUSSELS"],
+    ]
     assert records[1]["tags"] == ["B-PER", "I-PER"]
     assert [r["group"] for r in records] == ["doc1", "doc1", "doc2"]
     # another column: the chunk tags
@@ -67,7 +71,9 @@ def test_squad_reads_answers_and_reports_invalid_json(tmp_path):
     with pytest.raises(DataError, match=r"squad\.json:2:\d+: invalid JSON"):
         formats.read_squad(path)
     path.write_text(json.dumps({"data": [{"paragraphs": [{"context": "x", "qas": [{"id": 1}]}]}]}))
-    with pytest.raises(DataError, match=r"data\[0\]\.paragraphs\[0\]\.qas\[0\]: malformed question"):
+    with pytest.raises(
+        DataError, match=r"data\[0\]\.paragraphs\[0\]\.qas\[0\]: malformed question"
+    ):
         formats.read_squad(path)
 
 

@@ -56,7 +56,9 @@ def test_limit_and_overlap_drop(tmp_path, default_params_raw):
 
 
 def test_files_source_errors(tmp_path, default_params_raw):
-    cfg = _data_cfg(default_params_raw, "ner", source="files", files__train=str(tmp_path / "nope.txt"))
+    cfg = _data_cfg(
+        default_params_raw, "ner", source="files", files__train=str(tmp_path / "nope.txt")
+    )
     with pytest.raises(DataError, match=r"ner\.data\.files\.train: no data file at .*nope\.txt"):
         load_task("ner", cfg)
     cfg = _data_cfg(default_params_raw, "ner", source="files", files__train=None)
@@ -73,7 +75,9 @@ def test_hub_source_maps_columns_and_class_labels(tmp_path, default_params_raw):
     for split in ("train", "validation", "test"):
         rows = {"id": [f"{split}1", f"{split}2"], "tokens": [["John", "Smith", split], [split, "hi"]],
                 "ner_tags": [[1, 2, 0], [0, 0]]}  # fmt: skip
-        Dataset.from_dict(rows, features=features).to_parquet(tmp_path / "data" / f"{split}-00000-of-00001.parquet")
+        Dataset.from_dict(rows, features=features).to_parquet(
+            tmp_path / "data" / f"{split}-00000-of-00001.parquet"
+        )
     cfg = _data_cfg(default_params_raw, "ner", source="hub", hub__name=str(tmp_path))
     splits, stats = load_task("ner", cfg)
     assert stats["source"] == "hub"
@@ -94,7 +98,9 @@ def test_conll2003_and_wnut17_load_unchanged(shared_datasets, default_params_raw
                     files__train=str(shared_datasets / "conll2003/train.txt"),
                     files__test=str(shared_datasets / "conll2003/dev.txt"))  # fmt: skip
     splits, stats = load_task("ner", cfg)
-    carved = len(splits["train"]) + len(splits["validation"]) + stats["dropped_overlap"]["validation"]
+    carved = (
+        len(splits["train"]) + len(splits["validation"]) + stats["dropped_overlap"]["validation"]
+    )
     assert carved == 14041  # README: 14,041 training sentences (validation carved from them)
     assert len(splits["test"]) + stats["dropped_overlap"]["test"] == 3250
     wnut = _data_cfg(default_params_raw, "ner", source="files", entity_types=None,
@@ -116,7 +122,12 @@ def test_squad_babi_and_fra_eng_load(shared_datasets, default_params_raw):
     splits, stats = load_task("qa", babi)
     kinds = {r["kind"] for r in splits["test"]}
     assert kinds == {"single-supporting-fact", "two-supporting-facts", "three-supporting-facts"}
-    assert len(splits["test"]) + stats["skipped_not_extractive"]["test"] + stats["dropped_overlap"]["test"] == 3000
+    assert (
+        len(splits["test"])
+        + stats["skipped_not_extractive"]["test"]
+        + stats["dropped_overlap"]["test"]
+        == 3000
+    )
     pairs = _data_cfg(default_params_raw, "seq2seq", source="files", limit={"train": 5000},
                       files__train=str(shared_datasets / "fra_eng/fra-eng.train.txt"))  # fmt: skip
     splits, _ = load_task("seq2seq", pairs)

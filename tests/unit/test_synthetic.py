@@ -18,7 +18,11 @@ SIZES = SyntheticConfig(train=300, validation=50, test=50)
 def test_generation_is_deterministic_and_unique(task):
     first, second = generate(task, SIZES, seed=5), generate(task, SIZES, seed=5)
     assert first == second
-    assert {split: len(rows) for split, rows in first.items()} == {"train": 300, "validation": 50, "test": 50}
+    assert {split: len(rows) for split, rows in first.items()} == {
+        "train": 300,
+        "validation": 50,
+        "test": 50,
+    }
     keys = [content_key(task, r) for rows in first.values() for r in rows]
     assert len(keys) == len(set(keys)), "an example occurs twice (leak across splits)"
     assert generate(task, SIZES, seed=6) != first

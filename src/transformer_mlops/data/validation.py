@@ -25,6 +25,7 @@ from transformer_mlops.errors import ValidationFailed
 from transformer_mlops.io import atomic_dir, read_jsonl, write_json
 
 MAX_EXAMPLES = 5  # offending rows shown per failed check
+INDEX_COLUMNS = {"tokens": ["id", "position"]}  # what identifies an offending row, per frame
 logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its INFO is internal chatter
 
 
@@ -254,7 +255,8 @@ def validate_splits(
                 gx.Checkpoint(
                     name=name,
                     validation_definitions=[definition],
-                    result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["id"]},
+                    result_format={"result_format": "COMPLETE",
+                                   "unexpected_index_column_names": INDEX_COLUMNS.get(kind, ["id"])},
                 )
             )
             run = checkpoint.run(batch_parameters={"dataframe": data[frame_name]})

@@ -1,0 +1,76 @@
+"""A throwaway copy of the project (its git-visible files) in a fresh git repo, and a runner."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent  # the venv running the tests: dvc, python, tmlops
+
+
+def project_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", DVC_NO_ANALYTICS="1",
+               MLFLOW_DISABLE_TELEMETRY="true", GX_ANALYTICS_ENABLED="false")  # fmt: skip
+    return env
+
+
+def run(
+    cmd: list[str], cwd: Path, check: bool = True, timeout: int = 900
+) -> subprocess.CompletedProcess:
+    """Run a command in the copy; on unexpected failure show its output."""
+    proc = subprocess.run(
+        cmd, cwd=cwd, env=project_env(), capture_output=True, text=True, timeout=timeout
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(cmd)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+        )
+    return proc
+
+
+def copy_project(dest: Path) -> Path:
+    """Copy the files git would see (tracked and untracked, not ignored) and commit them."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout.split("\0")  # fmt: skip
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    # Relative data paths in params (../shared/datasets) resolve beside the copy.
+    shared = ROOT.parent / "shared"
+    if shared.is_dir() and not (dest.parent / "shared").exists():
+        (dest.parent / "shared").symlink_to(shared)
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
+                ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):  # fmt: skip
+        subprocess.run(cmd, cwd=dest, check=True, capture_output=True)
+    return dest
+
+
+def edit_params(project: Path, edit) -> None:
+    path = project / "params.yaml"
+    raw = yaml.safe_load(path.read_text())
+    edit(raw)
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    return copy_project(tmp_path / "project")
+
+
+def shrink(raw: dict) -> None:
+    """CI-size data for every task."""
+    for task in ("seq2seq", "ner", "qa"):
+        raw[task]["data"]["synthetic"] = {"train": 200, "validation": 40, "test": 40}
+        raw[task]["data"]["bounds"] = {"min_rows": 10, "max_rows": 100000}

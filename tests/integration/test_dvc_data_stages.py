@@ -1,0 +1,66 @@
+"""Real `dvc repro` of the data stages in a fresh git repo."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.integration.conftest import edit_params, run, shrink
+
+pytestmark = pytest.mark.integration
+
+DATA_STAGES = ["validate@seq2seq", "validate@ner", "validate@qa"]
+
+
+def test_repro_prepares_validates_and_is_then_a_no_op(project):
+    edit_params(project, shrink)
+    run(["dvc", "repro", *DATA_STAGES], project)
+    for task in ("seq2seq", "ner", "qa"):
+        for split in ("train", "validation", "test"):
+            assert (project / f"data/prepared/{task}/{split}.jsonl").stat().st_size > 0
+        stats = json.loads((project / f"data/prepared/{task}/stats.json").read_text())
+        assert stats["splits"]["train"]["rows"] == 200
+        report = json.loads((project / f"reports/validation/{task}.json").read_text())
+        assert report["success"] and report["failed"] == 0
+        assert (project / f"reports/validation/docs/{task}/index.html").is_file()
+    second = run(["dvc", "repro", *DATA_STAGES], project)
+    assert "didn't change, skipping" in second.stdout
+    assert "Running stage" not in second.stdout
+    status = run(["dvc", "status", *DATA_STAGES], project)
+    assert "up to date" in status.stdout
+
+
+def test_one_task_knob_reruns_only_that_task(project):
+    edit_params(project, shrink)
+    run(["dvc", "repro", *DATA_STAGES], project)
+    edit_params(project, lambda raw: raw["ner"]["data"]["synthetic"].update(train=150))
+    again = run(["dvc", "repro", *DATA_STAGES], project)
+    assert "Running stage 'prepare@ner'" in again.stdout
+    assert "Running stage 'prepare@qa'" not in again.stdout
+    assert "Running stage 'prepare@seq2seq'" not in again.stdout
+
+
+def test_bad_data_stops_the_pipeline_with_a_readable_report(project):
+    bad = project / "bad.conll"
+    bad.write_text("Paris B-CITY\nis O\nnice O\n\nBerlin B-LOC\nwins I-ORG\n\n" * 30)
+
+    def use_bad_file(raw):
+        shrink(raw)
+        raw["ner"]["data"].update(source="files")
+        raw["ner"]["data"]["files"].update(
+            train="bad.conll", validation="bad.conll", test="bad.conll"
+        )
+        raw["ner"]["data"]["drop_overlap"] = False
+
+    edit_params(project, use_bad_file)
+    proc = run(["dvc", "repro", "validate@ner"], project, check=False)
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert "Data validation failed for task 'ner'" in output
+    assert "FAILED [train] tokens: tags in the label set" in output
+    assert "'tag': 'B-CITY'" in output
+    assert "FAILED [test] tokens: IOB2 well formed" in output and "B-LOC>I-ORG" in output
+    assert "Traceback" not in output
+    assert not (project / "reports/validation/ner.json").exists()
+    assert (project / "reports/validation/ner.failed.json").is_file()
