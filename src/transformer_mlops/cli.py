@@ -56,5 +56,38 @@ def validate(task: TaskArg, params: ParamsOpt = "params.yaml") -> None:
     run_user_command(work)
 
 
+predict_app = typer.Typer(help="Predict with a trained model.", no_args_is_help=True)
+app.add_typer(predict_app, name="predict")
+
+
+@predict_app.command("scratch")
+def predict_scratch(
+    texts: Annotated[list[str], typer.Argument(help="input text(s), e.g. '3rd of March 1987'")],
+    model: Annotated[
+        str, typer.Option(help="directory written by train_scratch")
+    ] = "models/scratch",
+    max_tokens: Annotated[int, typer.Option(help="longest output")] = 64,
+) -> None:
+    """Normalise/translate text with the from-scratch Transformer."""
+    from transformer_mlops.errors import UserError
+
+    def work() -> None:
+        if not all(t.strip() for t in texts):
+            raise UserError("predict scratch: empty text; give at least one non-blank input")
+        from transformer_mlops.tasks.seq2seq import load_scratch_model, translate
+
+        try:
+            loaded, tokenizer = load_scratch_model(model)
+        except FileNotFoundError as error:
+            raise UserError(f"{model}: no trained scratch model there ({error.filename} missing); "
+                            "run `dvc repro train_scratch` first") from None  # fmt: skip
+        for text, output in zip(
+            texts, translate(loaded, tokenizer, texts, max_tokens), strict=True
+        ):
+            typer.echo(json.dumps({"input": text, "output": output}, ensure_ascii=False))
+
+    run_user_command(work)
+
+
 if __name__ == "__main__":
     app()

@@ -7,6 +7,7 @@ the wrong type fail with the dotted key path (e.g. ``ner.data.synthetic.train``)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +26,26 @@ TASK_FORMATS: dict[str, tuple[str, ...]] = {
     "ner": ("conll",),
     "qa": ("squad", "babi"),
 }
+
+
+@dataclass
+class TransformerConfig:
+    """The from-scratch Transformer (models/transformer.py); params `seq2seq.model`."""
+
+    src_vocab_size: int = 0  # set from the tokenizer
+    tgt_vocab_size: int = 0
+    d_model: int = 128
+    n_heads: int = 4
+    d_ff: int = 512
+    n_encoder_layers: int = 3
+    n_decoder_layers: int = 3
+    dropout: float = 0.1
+    max_len: int = 512  # longest sequence the positional encoding covers
+    pre_norm: bool = False  # the paper is post-norm; pre-norm trains more stably when deep
+    tie_embeddings: bool = True  # share target embedding and output projection (paper 3.4)
+    share_src_tgt_embeddings: bool = True  # one vocabulary for both sides (joint BPE / chars)
+    fused_attention: bool = True  # use torch's fused kernel when weights are not needed
+    pad_id: int = 0
 
 
 class Section(BaseModel):
@@ -109,11 +130,81 @@ class TaskConfig(Section):
     data: DataConfig
 
 
+class TrainerConfig(Section):
+    """Lightning `Trainer` settings: the same stage runs on a laptop or a multi-node cluster."""
+
+    accelerator: str = "auto"  # cpu | gpu | auto
+    devices: int | str = 1
+    strategy: str = "auto"  # e.g. ddp
+    num_nodes: int = 1
+    precision: str = "auto"  # auto: bf16-mixed where bf16 math is fast, else 32-true
+    max_epochs: int = 10
+    max_steps: int = -1  # -1: no step limit
+    max_minutes: float | None = None  # a wall-clock budget (Lightning max_time)
+    deterministic: bool = True
+    gradient_clip_val: float = 1.0
+    accumulate_grad_batches: int = Field(default=1, ge=1)
+    log_every_n_steps: int = Field(default=10, ge=1)
+    num_threads: int | None = None  # torch intra-op threads; None: one per core
+
+
+class OptimizerConfig(Section):
+    """AdamW with warmup, then a decay schedule."""
+
+    lr: float = Field(default=1e-3, gt=0)
+    weight_decay: float = Field(default=0.01, ge=0)
+    betas: tuple[float, float] = (0.9, 0.98)
+    warmup_steps: int = Field(default=200, ge=0)
+    schedule: Literal["inverse_sqrt", "cosine", "linear", "constant"] = "inverse_sqrt"
+
+
+class TokenizerConfig(Section):
+    """Scratch-model tokenizer: characters (dates) or a joint BPE (real text)."""
+
+    kind: Literal["char", "bpe"] = "char"
+    vocab_size: int = Field(default=8000, ge=16)
+    max_source_tokens: int = Field(default=128, ge=4)  # longer examples are truncated, and counted
+    max_target_tokens: int = Field(default=128, ge=4)
+
+
+class Seq2SeqTrainConfig(Section):
+    """How the scratch model is trained."""
+
+    seed: int = 42
+    batch_size: int = Field(default=128, ge=1)
+    label_smoothing: float = Field(default=0.1, ge=0, lt=1)
+    early_stopping_patience: int = Field(default=3, ge=1)
+    val_decode_limit: int = Field(default=500, ge=1)  # validation examples greedy-decoded per epoch
+    optimizer: OptimizerConfig = OptimizerConfig()
+    trainer: TrainerConfig = TrainerConfig()
+
+
+class Seq2SeqEvalConfig(Section):
+    """Test-set decoding and reports."""
+
+    beam_size: int = Field(default=1, ge=1)  # 1: greedy
+    length_penalty: float = 0.6
+    max_decode_tokens: int = Field(default=64, ge=1)
+    batch_size: int = Field(default=256, ge=1)
+    attention_plots: int = Field(default=3, ge=0)
+    worst_errors: int = Field(default=50, ge=0)
+
+
+class Seq2SeqConfig(TaskConfig):
+    """The seq2seq task: data, tokenizer, the from-scratch model, training, evaluation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    tokenizer: TokenizerConfig = TokenizerConfig()
+    model: TransformerConfig = TransformerConfig()
+    train: Seq2SeqTrainConfig = Seq2SeqTrainConfig()
+    eval: Seq2SeqEvalConfig = Seq2SeqEvalConfig()
+
+
 class Params(Section):
     """The whole params.yaml."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
-    seq2seq: TaskConfig
+    seq2seq: Seq2SeqConfig
     ner: TaskConfig
     qa: TaskConfig
 

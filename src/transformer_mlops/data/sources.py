@@ -33,6 +33,8 @@ def _expand(pattern: str | list[str], key: str) -> list[Path]:
 
 
 def _read_files(task: str, cfg: FilesConfig, stats: dict[str, Any]) -> Splits:
+    if cfg.train is None:
+        raise ConfigError(f"{task}.data.files.train: a training file is required")
     splits: Splits = {}
     for split in SPLITS:
         pattern = getattr(cfg, split)
@@ -53,8 +55,6 @@ def _read_files(task: str, cfg: FilesConfig, stats: dict[str, Any]) -> Splits:
                     stats.get("skipped_not_extractive", {}).get(split, 0) + skipped
                 )
         splits[split] = records
-    if "train" not in splits:
-        raise ConfigError(f"{task}.data.files.train: a training file is required")
     return splits
 
 

@@ -1,0 +1,24 @@
+"""DVC stage `evaluate_scratch`: models/scratch + test split -> reports/metrics/scratch.json."""
+
+from __future__ import annotations
+
+from transformer_mlops.config import load_params
+from transformer_mlops.evaluation.seq2seq import evaluate
+from transformer_mlops.runner import log, run_user_command, setup_logging
+from transformer_mlops.tasks.seq2seq import load_scratch_model
+
+
+def main() -> None:
+    cfg = load_params().seq2seq
+    model, tokenizer = load_scratch_model("models/scratch")
+    metrics = evaluate(model, tokenizer, "data/prepared/seq2seq", cfg.eval,
+                       metrics_path="reports/metrics/scratch.json",
+                       errors_path="reports/errors/scratch.json",
+                       plots_dir="reports/plots/scratch/attention")  # fmt: skip
+    log.info("scratch test: exact match %.4f, BLEU %.2f, chrF %.2f",
+             metrics["test/exact_match"], metrics["test/bleu"], metrics["test/chrf"])  # fmt: skip
+
+
+if __name__ == "__main__":
+    setup_logging()
+    run_user_command(main)

@@ -1,0 +1,30 @@
+"""DVC stage `train_scratch`: params `seq2seq.*` + prepared data -> models/scratch/ + speed/plots."""
+
+from __future__ import annotations
+
+from transformer_mlops.config import load_params
+from transformer_mlops.io import write_json
+from transformer_mlops.runner import log, run_user_command, setup_logging
+from transformer_mlops.tasks.seq2seq import train
+
+
+def main() -> None:
+    cfg = load_params().seq2seq
+    summary = train(cfg, "data/prepared/seq2seq", "models/scratch", "checkpoints/scratch")
+    history = summary.pop("history")
+    write_json("reports/plots/scratch/train_loss.json", history["train"])
+    write_json("reports/plots/scratch/val.json", history["val"])
+    write_json("reports/speed/scratch.json", {
+        "train/tokens_per_second": round(summary["train_tokens_per_second"], 1),
+        "train/seconds": round(summary["train_seconds"], 1),
+        "stage/wall_seconds": round(summary["wall_seconds"], 1),
+        "train/steps": summary["global_step"],
+        "train/precision": summary["precision"],
+    })  # fmt: skip
+    log.info("trained scratch model: best val exact match %.4f after %d steps",
+             summary["best_val_exact_match"], summary["global_step"])  # fmt: skip
+
+
+if __name__ == "__main__":
+    setup_logging()
+    run_user_command(main)

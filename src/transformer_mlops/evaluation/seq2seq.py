@@ -1,0 +1,140 @@
+"""Test-set evaluation of the scratch model: exact match, token accuracy, BLEU/chrF, loss,
+per-format exact match, the worst errors, and cross-attention heatmaps."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import sacrebleu
+import torch
+import torch.nn.functional as F
+
+from transformer_mlops.config import Seq2SeqEvalConfig
+from transformer_mlops.io import read_jsonl, write_json
+from transformer_mlops.models.tokenization import BOS_ID, EOS_ID, PAD_ID, decode_ids
+from transformer_mlops.models.transformer import Transformer, beam_search, greedy_decode
+from transformer_mlops.tasks.seq2seq import collate, encode_pairs
+
+
+def _r(value: float) -> float:
+    return round(float(value), 6)
+
+
+@torch.inference_mode()
+def decode_and_score(model: Transformer, tokenizer, records: list[dict], cfg: Seq2SeqEvalConfig,
+                     max_src: int = 128, max_tgt: int = 128) -> list[dict]:  # fmt: skip
+    """Per example: prediction, gold loss (no smoothing), correct and total target tokens."""
+    pairs, _ = encode_pairs(tokenizer, records, max_src, max_tgt)
+    order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]))  # similar lengths together
+    results: list[dict] = [{} for _ in pairs]
+    for start in range(0, len(order), cfg.batch_size):
+        idx = order[start : start + cfg.batch_size]
+        batch = collate([pairs[i] for i in idx])
+        logits = model(batch["src"], batch["tgt_in"]).float()
+        labels = batch["tgt_out"]
+        losses = F.cross_entropy(
+            logits.transpose(1, 2), labels, ignore_index=PAD_ID, reduction="none"
+        )
+        real = labels != PAD_ID
+        correct = ((logits.argmax(-1) == labels) & real).sum(1)
+        if cfg.beam_size > 1:
+            hyp = beam_search(model, batch["src"], BOS_ID, EOS_ID, cfg.max_decode_tokens,
+                              cfg.beam_size, cfg.length_penalty)  # fmt: skip
+        else:
+            hyp = greedy_decode(model, batch["src"], BOS_ID, EOS_ID, cfg.max_decode_tokens)
+        for row, i in enumerate(idx):
+            results[i] = {
+                "prediction": decode_ids(tokenizer, hyp[row].tolist()),
+                "loss": float(losses[row].sum() / real[row].sum()),
+                "correct_tokens": int(correct[row]),
+                "tokens": int(real[row].sum()),
+            }
+    return results
+
+
+def metrics_from(records: list[dict], scored: list[dict]) -> dict[str, Any]:
+    """Aggregate metrics with `test/` keys (stable rounding: the file is byte-reproducible)."""
+    hits = [s["prediction"] == r["target"] for r, s in zip(records, scored, strict=True)]
+    tokens = sum(s["tokens"] for s in scored)
+    predictions = [s["prediction"] for s in scored]
+    references = [[r["target"] for r in records]]
+    metrics: dict[str, Any] = {
+        "test/examples": len(records),
+        "test/exact_match": _r(sum(hits) / len(hits)),
+        "test/token_acc": _r(sum(s["correct_tokens"] for s in scored) / tokens),
+        "test/loss": _r(sum(s["loss"] * s["tokens"] for s in scored) / tokens),
+        "test/bleu": _r(sacrebleu.corpus_bleu(predictions, references).score),
+        "test/chrf": _r(sacrebleu.corpus_chrf(predictions, references).score),
+    }
+    by_format: dict[str, list[bool]] = defaultdict(list)
+    for record, hit in zip(records, hits, strict=True):
+        if "format" in record:
+            by_format[record["format"]].append(hit)
+    if by_format:
+        metrics["test/exact_match_by_format"] = {
+            k: _r(sum(v) / len(v)) for k, v in sorted(by_format.items())
+        }
+    return metrics
+
+
+def worst_errors(records: list[dict], scored: list[dict], limit: int) -> list[dict]:
+    """Wrong predictions, highest gold loss first: what the model finds hardest."""
+    wrong = [
+        {
+            "id": r["id"],
+            "source": r["source"],
+            "target": r["target"],
+            "prediction": s["prediction"],
+            "loss": _r(s["loss"]),
+        }  # fmt: skip
+        for r, s in zip(records, scored, strict=True)
+        if s["prediction"] != r["target"]
+    ]
+    return sorted(wrong, key=lambda e: (-e["loss"], e["id"]))[:limit]
+
+
+@torch.inference_mode()
+def plot_cross_attention(model: Transformer, tokenizer, source: str, path: str | Path) -> None:
+    """Heatmap of the last decoder layer's cross-attention (mean over heads) for one input."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    src_ids = tokenizer.encode(source).ids + [EOS_ID]
+    src = torch.tensor([src_ids])
+    hyp = greedy_decode(model, src, BOS_ID, EOS_ID, 64)[0].tolist()
+    hyp = hyp[: hyp.index(EOS_ID) + 1] if EOS_ID in hyp else hyp
+    memory, src_mask = model.encode(src)
+    model.decode(torch.tensor([[BOS_ID, *hyp[:-1]]]), memory, src_mask, need_weights=True)
+    weights = model.cross_attention_weights()[-1][0].mean(0).float().numpy()  # (T, S)
+    src_labels = [tokenizer.id_to_token(i) for i in src_ids]
+    tgt_labels = [tokenizer.id_to_token(i) for i in hyp]
+    fig, ax = plt.subplots(figsize=(max(4, len(src_labels) * 0.3), max(3, len(tgt_labels) * 0.3)))
+    ax.imshow(weights, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(len(src_labels)), [s.replace(" ", "␣") for s in src_labels], fontsize=7)
+    ax.set_yticks(range(len(tgt_labels)), tgt_labels, fontsize=7)
+    ax.set_xlabel("source")
+    ax.set_ylabel("prediction")
+    ax.set_title(f"cross-attention: {source!r} -> {decode_ids(tokenizer, hyp)!r}", fontsize=8)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, metadata={"Software": None})  # no version stamp: stable bytes
+    plt.close(fig)
+
+
+def evaluate(model: Transformer, tokenizer, prepared_dir: str | Path, cfg: Seq2SeqEvalConfig,
+             metrics_path: str | Path, errors_path: str | Path, plots_dir: str | Path) -> dict:  # fmt: skip
+    """The `evaluate_scratch` stage's work: metrics, errors and attention plots on test."""
+    records = read_jsonl(Path(prepared_dir) / "test.jsonl")
+    scored = decode_and_score(model, tokenizer, records, cfg)
+    metrics = metrics_from(records, scored)
+    write_json(metrics_path, metrics)
+    write_json(errors_path, worst_errors(records, scored, cfg.worst_errors))
+    for i, record in enumerate(records[: cfg.attention_plots]):
+        plot_cross_attention(
+            model, tokenizer, record["source"], Path(plots_dir) / f"attention_{i}.png"
+        )
+    return metrics

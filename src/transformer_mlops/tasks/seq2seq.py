@@ -1,0 +1,298 @@
+"""Training the from-scratch Transformer with Lightning: data module, module, `train()`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from safetensors.torch import load_model, save_model
+from tokenizers import Tokenizer
+
+from transformer_mlops.config import Seq2SeqConfig, Seq2SeqTrainConfig, TransformerConfig
+from transformer_mlops.io import atomic_dir, read_jsonl
+from transformer_mlops.models.tokenization import (
+    BOS_ID,
+    EOS_ID,
+    PAD_ID,
+    decode_ids,
+    load_tokenizer,
+    train_tokenizer,
+)
+from transformer_mlops.models.transformer import Transformer, build_model, greedy_decode
+from transformer_mlops.tasks.batching import LengthBucketBatchSampler, pad
+from transformer_mlops.tasks.trainer import (
+    build_trainer,
+    configure_threads,
+    lr_lambda,
+    param_groups,
+)
+
+log = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------------------------- data
+
+
+def encode_pairs(
+    tokenizer: Tokenizer, records: list[dict], max_src: int, max_tgt: int
+) -> tuple[list, int]:
+    """Token ids of (source, target) pairs; returns (pairs, how many were truncated)."""
+    sources = tokenizer.encode_batch([r["source"] for r in records])
+    targets = tokenizer.encode_batch([r["target"] for r in records])
+    pairs, truncated = [], 0
+    for src, tgt in zip(sources, targets, strict=True):
+        s, t = src.ids[: max_src - 1], tgt.ids[: max_tgt - 1]  # room for EOS / BOS
+        truncated += len(s) < len(src.ids) or len(t) < len(tgt.ids)
+        pairs.append((s, t))
+    return pairs, truncated
+
+
+def collate(pairs: list[tuple[list[int], list[int]]]) -> dict[str, torch.Tensor]:
+    """Dynamic padding: src + EOS; decoder input BOS + tgt; labels tgt + EOS."""
+    return {
+        "src": pad([s + [EOS_ID] for s, _ in pairs], PAD_ID),
+        "tgt_in": pad([[BOS_ID, *t] for _, t in pairs], PAD_ID),
+        "tgt_out": pad([[*t, EOS_ID] for _, t in pairs], PAD_ID),
+    }
+
+
+class Seq2SeqDataModule(L.LightningDataModule):
+    """Prepared JSON lines -> length-bucketed, dynamically padded batches."""
+
+    def __init__(self, prepared_dir: str | Path, tokenizer: Tokenizer, cfg: Seq2SeqConfig):
+        super().__init__()
+        self.prepared_dir = Path(prepared_dir)
+        self.tokenizer = tokenizer
+        self.cfg = cfg
+        self.splits: dict[str, list] = {}
+        self.records: dict[str, list[dict]] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        tok = self.cfg.tokenizer
+        for split in ("train", "validation"):
+            self.records[split] = read_jsonl(self.prepared_dir / f"{split}.jsonl")
+            self.splits[split], truncated = encode_pairs(
+                self.tokenizer, self.records[split], tok.max_source_tokens, tok.max_target_tokens
+            )
+            if truncated:
+                log.warning("%s: %d of %d pairs truncated to max_source/target_tokens",
+                            split, truncated, len(self.splits[split]))  # fmt: skip
+
+    def _loader(self, split: str, shuffle: bool) -> torch.utils.data.DataLoader:
+        data = self.splits[split]
+        trainer = self.trainer
+        sampler = LengthBucketBatchSampler(
+            [len(s) + len(t) for s, t in data],
+            self.cfg.train.batch_size,
+            shuffle=shuffle,
+            seed=self.cfg.train.seed,
+            num_replicas=trainer.world_size if trainer else 1,
+            rank=trainer.global_rank if trainer else 0,
+        )
+        return torch.utils.data.DataLoader(data, batch_sampler=sampler, collate_fn=collate)
+
+    def train_dataloader(self):
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self):
+        return self._loader("validation", shuffle=False)
+
+
+# ----------------------------------------------------------------------------------- module
+
+
+class Seq2SeqModule(L.LightningModule):
+    """Label-smoothed teacher forcing; validation adds greedy-decoded exact match."""
+
+    def __init__(self, model: Transformer, train_cfg: Seq2SeqTrainConfig):
+        super().__init__()
+        self.model = model
+        self.train_cfg = train_cfg
+        self.save_hyperparameters({"model": asdict(model.config), "train": train_cfg.model_dump()})
+        self._val_hits = self._val_total = 0
+
+    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+        return self.model(src, tgt_in)
+
+    def model_step(
+        self, batch: dict[str, torch.Tensor], smoothing: float
+    ) -> dict[str, torch.Tensor]:
+        """Loss, token accuracy and token count of one batch (shared by train/val/test)."""
+        logits = self(batch["src"], batch["tgt_in"])
+        labels = batch["tgt_out"]
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(),
+                               ignore_index=PAD_ID, label_smoothing=smoothing)  # fmt: skip
+        real = labels != PAD_ID
+        correct = ((logits.argmax(-1) == labels) & real).sum()
+        return {"loss": loss, "correct": correct, "tokens": real.sum()}
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        out = self.model_step(batch, self.train_cfg.label_smoothing)
+        self.log("train/loss", out["loss"], prog_bar=True)
+        self.log("train/lr", self.optimizers().param_groups[0]["lr"])
+        return out["loss"]
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        out = self.model_step(batch, 0.0)
+        n = batch["src"].size(0)
+        self.log("val/loss", out["loss"], batch_size=n, sync_dist=True, prog_bar=True)
+        self.log("val/token_acc", out["correct"] / out["tokens"], batch_size=n, sync_dist=True)
+        if self._val_total < self.train_cfg.val_decode_limit:  # exact match on a decoded subset
+            max_len = batch["tgt_out"].size(1) + 8
+            hyp = greedy_decode(self.model, batch["src"], BOS_ID, EOS_ID, max_len)
+            for row in range(n):
+                gold = batch["tgt_out"][row][batch["tgt_out"][row] != PAD_ID].tolist()
+                pred = hyp[row].tolist()
+                pred = pred[: pred.index(EOS_ID) + 1] if EOS_ID in pred else pred
+                self._val_hits += pred == gold
+            self._val_total += n
+
+    def on_validation_epoch_end(self) -> None:
+        hits = torch.tensor(float(self._val_hits), device=self.device)
+        total = torch.tensor(float(max(self._val_total, 1)), device=self.device)
+        if self.trainer.world_size > 1:
+            hits, total = self.all_gather(hits).sum(), self.all_gather(total).sum()
+        self.log("val/exact_match", hits / total, prog_bar=True)
+        self._val_hits = self._val_total = 0
+
+    def configure_optimizers(self):
+        opt_cfg = self.train_cfg.optimizer
+        optimizer = torch.optim.AdamW(param_groups(self.model, opt_cfg.weight_decay), lr=opt_cfg.lr,
+                                      betas=opt_cfg.betas)  # fmt: skip
+        total = int(self.trainer.estimated_stepping_batches)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(opt_cfg, total))
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
+
+
+# ------------------------------------------------------------------------------- callbacks
+
+
+class History(Callback):
+    """Loss curves for DVC plots, and throughput (target tokens per second) for the speed report."""
+
+    def __init__(self):
+        self.train: list[dict] = []
+        self.val: list[dict] = []
+        self.tokens = 0
+        self.seconds = 0.0
+        self._start = 0.0
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        self.seconds += time.perf_counter() - self._start
+        self.tokens += int((batch["tgt_out"] != PAD_ID).sum())
+        if trainer.global_step % trainer.log_every_n_steps == 0:
+            loss = float(outputs["loss"]) if isinstance(outputs, dict) else float(outputs)
+            self.train.append({"step": trainer.global_step, "train_loss": round(loss, 5)})
+
+    def on_validation_end(self, trainer, module):  # after the module logged its epoch metrics
+        if trainer.sanity_checking:
+            return
+        metrics = trainer.callback_metrics
+        self.val.append({
+            "step": trainer.global_step,
+            "val_loss": round(float(metrics["val/loss"]), 5),
+            "val_exact_match": round(float(metrics["val/exact_match"]), 5),
+        })  # fmt: skip
+
+
+# ------------------------------------------------------------------------- save and load
+
+
+def save_scratch_model(model: Transformer, tokenizer: Tokenizer, out_dir: str | Path) -> None:
+    """models/scratch/: model.safetensors, config.json, tokenizer.json (replaced atomically)."""
+    with atomic_dir(out_dir) as tmp:
+        save_model(model, str(tmp / "model.safetensors"))  # handles tied weights
+        (tmp / "config.json").write_text(
+            json.dumps(asdict(model.config), indent=2, sort_keys=True) + "\n"
+        )
+        tokenizer.save(str(tmp / "tokenizer.json"))
+
+
+def load_scratch_model(model_dir: str | Path) -> tuple[Transformer, Tokenizer]:
+    """Load what `save_scratch_model` wrote, in eval mode."""
+    model_dir = Path(model_dir)
+    config = TransformerConfig(**json.loads((model_dir / "config.json").read_text()))
+    model = build_model(config)
+    load_model(model, str(model_dir / "model.safetensors"))
+    return model.eval(), load_tokenizer(model_dir / "tokenizer.json")
+
+
+def translate(
+    model: Transformer, tokenizer: Tokenizer, texts: list[str], max_len: int = 64
+) -> list[str]:
+    """Greedy-decode a few texts (the `tmlops predict scratch` path)."""
+    src = pad([e.ids + [EOS_ID] for e in tokenizer.encode_batch(texts)], PAD_ID)
+    with torch.inference_mode():
+        hyp = greedy_decode(model, src, BOS_ID, EOS_ID, max_len)
+    return [decode_ids(tokenizer, row.tolist()) for row in hyp]
+
+
+# ----------------------------------------------------------------------------------- train
+
+
+def train(cfg: Seq2SeqConfig, prepared_dir: str | Path, model_dir: str | Path,
+          checkpoint_dir: str | Path, callbacks: list | None = None, logger=False,
+          **trainer_overrides: Any) -> dict[str, Any]:  # fmt: skip
+    """Train the scratch model on prepared data; save the best weights to `model_dir`.
+
+    Returns a summary: best validation metrics, steps, throughput and wall time.
+    """
+    started = time.perf_counter()
+    configure_threads(cfg.train.trainer)
+    L.seed_everything(cfg.train.seed, workers=True, verbose=False)
+    train_records = read_jsonl(Path(prepared_dir) / "train.jsonl")
+    texts = [r["source"] for r in train_records] + [r["target"] for r in train_records]
+    tokenizer = train_tokenizer(texts, cfg.tokenizer.kind, cfg.tokenizer.vocab_size)
+    vocab = tokenizer.get_vocab_size()
+    longest = max(cfg.tokenizer.max_source_tokens, cfg.tokenizer.max_target_tokens) + 8
+    model_cfg = replace(cfg.model, src_vocab_size=vocab, tgt_vocab_size=vocab, pad_id=PAD_ID,
+                        max_len=max(cfg.model.max_len, longest))  # fmt: skip
+    model = build_model(model_cfg)
+    log.info(
+        "scratch model: %.2fM parameters, vocab %d",
+        sum(p.numel() for p in model.parameters()) / 1e6,
+        vocab,
+    )
+    data = Seq2SeqDataModule(prepared_dir, tokenizer, cfg)
+    module = Seq2SeqModule(model, cfg.train)
+    history = History()
+    checkpoint = ModelCheckpoint(dirpath=str(checkpoint_dir), filename="best", monitor="val/exact_match",
+                                 mode="max", save_last=True)  # fmt: skip
+    stopper = EarlyStopping(
+        monitor="val/exact_match", mode="max", patience=cfg.train.early_stopping_patience
+    )
+    trainer = build_trainer(cfg.train.trainer, callbacks=[checkpoint, stopper, history, *(callbacks or [])],
+                            logger=logger, root_dir=checkpoint_dir, **trainer_overrides)  # fmt: skip
+    trainer.fit(module, datamodule=data)
+    if trainer.is_global_zero:
+        best = checkpoint.best_model_path
+        if best:  # the best epoch's weights, not the last epoch's
+            state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+            module.load_state_dict(state)
+        save_scratch_model(module.model.cpu(), tokenizer, model_dir)
+    return {
+        "best_val_exact_match": float(checkpoint.best_model_score or 0.0),
+        "global_step": trainer.global_step,
+        "epochs": trainer.current_epoch,
+        "train_tokens_per_second": history.tokens / max(history.seconds, 1e-9),
+        "train_seconds": history.seconds,
+        "wall_seconds": time.perf_counter() - started,
+        "precision": str(trainer.precision),
+        "history": {"train": history.train, "val": history.val},
+    }

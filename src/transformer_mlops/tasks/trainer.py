@@ -1,0 +1,116 @@
+"""What every training stage shares: precision choice, LR schedules, the Lightning Trainer."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import os
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from transformer_mlops.config import OptimizerConfig, TrainerConfig
+
+log = logging.getLogger(__name__)
+
+
+@functools.cache
+def cpu_has_fast_bf16() -> bool:
+    """True when the CPU has bf16 matrix instructions (AVX512-BF16 or AMX).
+
+    Without them PyTorch emulates bf16 matmuls, which is far slower than fp32: measured on an
+    AVX2-only EPYC, a 2048^2 bf16 matmul ran at 0.3 GFLOP/s against 143 GFLOP/s in fp32.
+    """
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(flag in flags for flag in ("avx512_bf16", "amx_bf16"))
+
+
+def resolve_precision(precision: str, accelerator: str) -> str:
+    """`auto` -> bf16-mixed where bf16 is fast (recent GPUs, AVX512-BF16/AMX CPUs), else 32-true."""
+    if precision != "auto":
+        return precision
+    gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+    if gpu:
+        return (
+            "bf16-mixed"
+            if torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+            else "16-mixed"
+        )
+    return "bf16-mixed" if cpu_has_fast_bf16() else "32-true"
+
+
+def lr_lambda(cfg: OptimizerConfig, total_steps: int, d_model: int | None = None):
+    """Multiplier of the peak LR at each step: linear warmup, then the configured decay."""
+    warmup = max(cfg.warmup_steps, 1)
+
+    def factor(step: int) -> float:
+        step = step + 1
+        if step <= warmup:
+            return step / warmup
+        if cfg.schedule == "inverse_sqrt":  # the paper's schedule, peak-normalised (5.3)
+            return math.sqrt(warmup / step)
+        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        if cfg.schedule == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * progress))
+        if cfg.schedule == "linear":
+            return 1.0 - progress
+        return 1.0
+
+    return factor
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """AdamW groups: no weight decay on biases, norms and embeddings."""
+    decay, no_decay = [], []
+    seen: set[int] = set()
+    for name, param in model.named_parameters():
+        if not param.requires_grad or id(param) in seen:
+            continue
+        seen.add(id(param))
+        skip = param.dim() < 2 or "norm" in name.lower() or "embed" in name.lower() or "lut" in name
+        (no_decay if skip else decay).append(param)
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+
+
+def configure_threads(cfg: TrainerConfig) -> None:
+    """Use every core for intra-op parallelism unless told otherwise (torch picks too few
+    on some containers)."""
+    threads = cfg.num_threads or len(os.sched_getaffinity(0))
+    torch.set_num_threads(threads)
+
+
+def build_trainer(cfg: TrainerConfig, *, callbacks: list, logger=False, root_dir: str | Path,
+                  enable_progress_bar: bool = True, **overrides) -> L.Trainer:  # fmt: skip
+    """A Lightning Trainer from params; `overrides` are for tests (e.g. limit_train_batches)."""
+    precision = resolve_precision(cfg.precision, cfg.accelerator)
+    log.info("precision %s (params: %s)", precision, cfg.precision)
+    kwargs = dict(
+        accelerator=cfg.accelerator,
+        devices=cfg.devices,
+        strategy=cfg.strategy,
+        num_nodes=cfg.num_nodes,
+        precision=precision,
+        max_epochs=cfg.max_epochs,
+        max_steps=cfg.max_steps,
+        max_time={"minutes": cfg.max_minutes} if cfg.max_minutes else None,
+        deterministic=cfg.deterministic,
+        gradient_clip_val=cfg.gradient_clip_val,
+        accumulate_grad_batches=cfg.accumulate_grad_batches,
+        log_every_n_steps=cfg.log_every_n_steps,
+        callbacks=callbacks,
+        logger=logger,
+        default_root_dir=str(root_dir),
+        enable_progress_bar=enable_progress_bar,
+        enable_model_summary=False,
+        use_distributed_sampler=False,  # our batch samplers shard by rank themselves
+    )
+    kwargs.update(overrides)
+    return L.Trainer(**kwargs)

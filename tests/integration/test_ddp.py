@@ -1,0 +1,28 @@
+"""Lightning DDP with 2 CPU processes (gloo) trains the scratch model; the checkpoint loads."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.integration.conftest import run
+from transformer_mlops.tasks.seq2seq import load_scratch_model, translate
+
+pytestmark = pytest.mark.integration
+
+
+def test_two_process_ddp_trains_on_both_ranks_and_the_checkpoint_loads(tmp_path):
+    script = Path(__file__).with_name("ddp_train_scratch.py")
+    run([sys.executable, str(script), str(tmp_path)], cwd=tmp_path, timeout=600)
+    reports = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [r["world_size"] for r in reports] == [2, 2]
+    assert len(reports[0]["first_sources"]) == len(reports[1]["first_sources"]) == 4  # 256 / 32 / 2
+    assert reports[0]["first_sources"] != reports[1]["first_sources"]  # each rank its own shard
+    checkpoint = torch.load(tmp_path / "ckpt" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert checkpoint["global_step"] == 4
+    model, tokenizer = load_scratch_model(tmp_path / "model")
+    assert isinstance(translate(model, tokenizer, ["1 May 2001"])[0], str)
