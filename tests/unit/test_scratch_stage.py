@@ -36,7 +36,7 @@ def trained(tmp_path_factory, default_params_raw):
 
 
 def test_train_saves_a_loadable_model_with_history(trained):
-    cfg, root, summary = trained
+    _cfg, root, summary = trained
     assert summary["global_step"] == 16  # 2 epochs x 256/32 batches
     assert {p.name for p in (root / "model").iterdir()} == {
         "model.safetensors",

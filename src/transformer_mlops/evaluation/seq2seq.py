@@ -88,7 +88,7 @@ def worst_errors(records: list[dict], scored: list[dict], limit: int) -> list[di
             "target": r["target"],
             "prediction": s["prediction"],
             "loss": _r(s["loss"]),
-        }  # fmt: skip
+        }
         for r, s in zip(records, scored, strict=True)
         if s["prediction"] != r["target"]
     ]
@@ -103,7 +103,7 @@ def plot_cross_attention(model: Transformer, tokenizer, source: str, path: str |
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    src_ids = tokenizer.encode(source).ids + [EOS_ID]
+    src_ids = [*tokenizer.encode(source).ids, EOS_ID]
     src = torch.tensor([src_ids])
     hyp = greedy_decode(model, src, BOS_ID, EOS_ID, 64)[0].tolist()
     hyp = hyp[: hyp.index(EOS_ID) + 1] if EOS_ID in hyp else hyp

@@ -58,7 +58,7 @@ def encode_pairs(
 def collate(pairs: list[tuple[list[int], list[int]]]) -> dict[str, torch.Tensor]:
     """Dynamic padding: src + EOS; decoder input BOS + tgt; labels tgt + EOS."""
     return {
-        "src": pad([s + [EOS_ID] for s, _ in pairs], PAD_ID),
+        "src": pad([[*s, EOS_ID] for s, _ in pairs], PAD_ID),
         "tgt_in": pad([[BOS_ID, *t] for _, t in pairs], PAD_ID),
         "tgt_out": pad([[*t, EOS_ID] for _, t in pairs], PAD_ID),
     }
@@ -237,7 +237,7 @@ def translate(
     model: Transformer, tokenizer: Tokenizer, texts: list[str], max_len: int = 64
 ) -> list[str]:
     """Greedy-decode a few texts (the `tmlops predict scratch` path)."""
-    src = pad([e.ids + [EOS_ID] for e in tokenizer.encode_batch(texts)], PAD_ID)
+    src = pad([[*e.ids, EOS_ID] for e in tokenizer.encode_batch(texts)], PAD_ID)
     with torch.inference_mode():
         hyp = greedy_decode(model, src, BOS_ID, EOS_ID, max_len)
     return [decode_ids(tokenizer, row.tolist()) for row in hyp]
