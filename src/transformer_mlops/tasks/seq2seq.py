@@ -274,9 +274,9 @@ def train(cfg: Seq2SeqConfig, prepared_dir: str | Path, model_dir: str | Path,
     history = History()
     checkpoint = ModelCheckpoint(dirpath=str(checkpoint_dir), filename="best", monitor="val/exact_match",
                                  mode="max", save_last=True)  # fmt: skip
-    stopper = EarlyStopping(
-        monitor="val/exact_match", mode="max", patience=cfg.train.early_stopping_patience
-    )
+    # Checked after validations only: max_steps may end training mid-epoch.
+    stopper = EarlyStopping(monitor="val/exact_match", mode="max", check_on_train_epoch_end=False,
+                            patience=cfg.train.early_stopping_patience)  # fmt: skip
     trainer = build_trainer(cfg.train.trainer, callbacks=[checkpoint, stopper, history, *(callbacks or [])],
                             logger=logger, root_dir=checkpoint_dir, **trainer_overrides)  # fmt: skip
     trainer.fit(module, datamodule=data)
