@@ -72,3 +72,16 @@ def test_evaluate_writes_metrics_errors_and_attention_plots(trained):
     assert (root / "plots" / "attention_0.png").read_bytes()[:4] == b"\x89PNG"
     errors = json.loads((root / "e.json").read_text())
     assert all(e["prediction"] != e["target"] for e in errors)
+
+
+def test_cli_predict_scratch_loads_the_model(trained):
+    from typer.testing import CliRunner
+
+    from transformer_mlops.cli import app
+
+    _, root, _ = trained
+    result = CliRunner().invoke(app, ["predict", "scratch", "--model", str(root / "model"), "1 May 2001"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output.strip().splitlines()[-1])["input"] == "1 May 2001"
+    empty = CliRunner().invoke(app, ["predict", "scratch", "--model", str(root / "model"), " "])
+    assert empty.exit_code == 2 and "empty text" in empty.output

@@ -64,3 +64,41 @@ def test_bad_data_stops_the_pipeline_with_a_readable_report(project):
     assert "Traceback" not in output
     assert not (project / "reports/validation/ner.json").exists()
     assert (project / "reports/validation/ner.failed.json").is_file()
+
+
+def tiny_scratch(raw: dict) -> None:
+    shrink(raw)
+    raw["seq2seq"]["model"].update(d_model=32, d_ff=64, n_heads=2, n_encoder_layers=1, n_decoder_layers=1)
+    raw["seq2seq"]["train"].update(batch_size=50, val_decode_limit=40)
+    raw["seq2seq"]["train"]["trainer"].update(max_epochs=1)
+    raw["seq2seq"]["eval"].update(attention_plots=1)
+
+
+def test_scratch_stages_train_evaluate_and_report(project):
+    edit_params(project, tiny_scratch)
+    run(["dvc", "repro", "evaluate_scratch"], project)
+    metrics = json.loads((project / "reports/metrics/scratch.json").read_text())
+    assert metrics["test/examples"] == 40 and "test/bleu" in metrics
+    speed = json.loads((project / "reports/speed/scratch.json").read_text())
+    assert speed["train/steps"] == 4 and speed["train/tokens_per_second"] > 0
+    assert (project / "models/scratch/model.safetensors").is_file()
+    assert (project / "reports/plots/scratch/attention/attention_0.png").is_file()
+    shown = run(["dvc", "metrics", "show"], project).stdout
+    assert "test/exact_match" in shown and "train/tokens_per_second" in shown
+    assert "Running stage" not in run(["dvc", "repro", "evaluate_scratch"], project).stdout
+
+
+def test_failed_validation_keeps_training_from_running(project):
+    (project / "pairs.tsv").write_text("".join(f"date {i}\t\n" for i in range(300)))  # empty targets
+
+    def bad_pairs(raw):
+        tiny_scratch(raw)
+        raw["seq2seq"]["data"].update(source="files")
+        raw["seq2seq"]["data"]["files"]["train"] = "pairs.tsv"
+
+    edit_params(project, bad_pairs)
+    proc = run(["dvc", "repro", "evaluate_scratch"], project, check=False)
+    assert proc.returncode != 0
+    assert "no empty target text" in proc.stdout + proc.stderr
+    assert "Running stage 'train_scratch'" not in proc.stdout
+    assert not (project / "models/scratch").exists()
