@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,11 @@ def setup_logging(level: int = logging.INFO) -> None:
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
+    # Lightning prints through its own handler; propagating too would print every line twice.
+    logging.getLogger("lightning.pytorch").propagate = False
+    # Noise from library internals that a user can do nothing about.
+    warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)")
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
 
 
 def run_user_command(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -68,7 +68,9 @@ def test_bad_data_stops_the_pipeline_with_a_readable_report(project):
 
 def tiny_scratch(raw: dict) -> None:
     shrink(raw)
-    raw["seq2seq"]["model"].update(d_model=32, d_ff=64, n_heads=2, n_encoder_layers=1, n_decoder_layers=1)
+    raw["seq2seq"]["model"].update(
+        d_model=32, d_ff=64, n_heads=2, n_encoder_layers=1, n_decoder_layers=1
+    )
     raw["seq2seq"]["train"].update(batch_size=50, val_decode_limit=40)
     raw["seq2seq"]["train"]["trainer"].update(max_epochs=1)
     raw["seq2seq"]["eval"].update(attention_plots=1)
@@ -89,7 +91,9 @@ def test_scratch_stages_train_evaluate_and_report(project):
 
 
 def test_failed_validation_keeps_training_from_running(project):
-    (project / "pairs.tsv").write_text("".join(f"date {i}\t\n" for i in range(300)))  # empty targets
+    (project / "pairs.tsv").write_text(
+        "".join(f"date {i}\t\n" for i in range(300))
+    )  # empty targets
 
     def bad_pairs(raw):
         tiny_scratch(raw)

@@ -80,7 +80,9 @@ def test_cli_predict_scratch_loads_the_model(trained):
     from transformer_mlops.cli import app
 
     _, root, _ = trained
-    result = CliRunner().invoke(app, ["predict", "scratch", "--model", str(root / "model"), "1 May 2001"])
+    result = CliRunner().invoke(
+        app, ["predict", "scratch", "--model", str(root / "model"), "1 May 2001"]
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output.strip().splitlines()[-1])["input"] == "1 May 2001"
     empty = CliRunner().invoke(app, ["predict", "scratch", "--model", str(root / "model"), " "])

@@ -280,14 +280,24 @@ def train(cfg: Seq2SeqConfig, prepared_dir: str | Path, model_dir: str | Path,
     trainer = build_trainer(cfg.train.trainer, callbacks=[checkpoint, stopper, history, *(callbacks or [])],
                             logger=logger, root_dir=checkpoint_dir, **trainer_overrides)  # fmt: skip
     trainer.fit(module, datamodule=data)
+    best_score = (
+        float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None
+    )
+    if not history.val or history.val[-1]["step"] != trainer.global_step:
+        # Training stopped between validations (max_steps/max_time mid-epoch): score the final,
+        # fully annealed weights too, so they are not thrown away for an older best.
+        final = trainer.validate(module, datamodule=data, verbose=False)[0]["val/exact_match"]
+        if best_score is None or final >= best_score:
+            best_score, checkpoint.best_model_path = float(final), ""
     if trainer.is_global_zero:
-        best = checkpoint.best_model_path
-        if best:  # the best epoch's weights, not the last epoch's
-            state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+        if checkpoint.best_model_path:  # an earlier validation was best: use its weights
+            state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)[
+                "state_dict"
+            ]
             module.load_state_dict(state)
         save_scratch_model(module.model.cpu(), tokenizer, model_dir)
     return {
-        "best_val_exact_match": float(checkpoint.best_model_score or 0.0),
+        "best_val_exact_match": best_score or 0.0,
         "global_step": trainer.global_step,
         "epochs": trainer.current_epoch,
         "train_tokens_per_second": history.tokens / max(history.seconds, 1e-9),
