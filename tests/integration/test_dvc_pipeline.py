@@ -31,12 +31,18 @@ def test_repro_prepares_validates_and_is_then_a_no_op(project):
     assert "up to date" in status.stdout
 
 
-def test_one_task_knob_reruns_only_that_task(project):
+def test_one_task_knob_reruns_only_that_task_via_dvc_exp_run(project):
     edit_params(project, shrink)
     run(["dvc", "repro", *DATA_STAGES], project)
-    edit_params(project, lambda raw: raw["ner"]["data"]["synthetic"].update(train=150))
-    again = run(["dvc", "repro", *DATA_STAGES], project)
+    run(["git", "add", "-A"], project)
+    run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "small params"],
+        project,
+    )
+    again = run(["dvc", "exp", "run", "-S", "ner.data.synthetic.train=150", *DATA_STAGES], project)
     assert "Running stage 'prepare@ner'" in again.stdout
+    stats = json.loads((project / "data/prepared/ner/stats.json").read_text())
+    assert stats["splits"]["train"]["rows"] == 150
     assert "Running stage 'prepare@qa'" not in again.stdout
     assert "Running stage 'prepare@seq2seq'" not in again.stdout
 

@@ -85,6 +85,21 @@ def test_hub_source_maps_columns_and_class_labels(tmp_path, default_params_raw):
     assert splits["test"][1]["tokens"] == ["test", "hi"]
 
 
+def test_hub_source_reads_squad_shaped_qa(tmp_path, default_params_raw):
+    from datasets import Dataset
+
+    (tmp_path / "data").mkdir()
+    rows = {"id": ["q1"], "title": ["T"], "context": ["Paris is big."], "question": ["What is big?"],
+            "answers": [{"text": ["Paris"], "answer_start": [0]}]}  # fmt: skip
+    Dataset.from_dict(rows).to_parquet(tmp_path / "data" / "train-00000-of-00001.parquet")
+    cfg = _data_cfg(default_params_raw, "qa", source="hub", hub__name=str(tmp_path), drop_overlap=False,
+                    carve={"validation": 0.01, "test": 0.01})  # fmt: skip
+    splits, _ = load_task("qa", cfg)
+    everything = [r for rows in splits.values() for r in rows]
+    assert everything == [{"id": "q1", "kind": "hub", "context": "Paris is big.", "question": "What is big?",
+                           "answers": {"text": ["Paris"], "answer_start": [0]}}]  # fmt: skip
+
+
 def test_hub_source_without_name(default_params_raw):
     with pytest.raises(ConfigError, match=r"qa\.data\.hub\.name"):
         load_task("qa", _data_cfg(default_params_raw, "qa", source="hub"))

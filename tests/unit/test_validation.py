@@ -47,6 +47,8 @@ DEFECTS = [
      ["[train] tokens", "no empty token", "ner-train-000000"]),
     ("ner", "sentence without tokens", lambda s: s["train"][9].update(tokens=[], tags=[]),
      ["[train] rows", "no sentence without tokens", "ner-train-000009"]),
+    ("ner", "empty split", lambda s: s.__setitem__("test", []),
+     ["'ner': 1 of", "[test] rows", "row count within [10, 100000]", "observed 0"]),
     ("ner", "test example also in train", lambda s: _set(s["test"][0], "tokens", list(s["train"][0]["tokens"])),
      ["[all] all", "no example shared between splits"]),
     ("ner", "duplicate id", lambda s: _set(s["test"][1], "id", s["train"][1]["id"]),

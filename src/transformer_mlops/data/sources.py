@@ -77,7 +77,7 @@ def _read_hub(task: str, cfg: HubConfig) -> Splits:
         loaded = datasets.load_dataset(cfg.name, cfg.config, revision=cfg.revision)
     except Exception as error:  # the library raises many types; all mean "could not load"
         raise DataError(f"{task}.data.hub: could not load {cfg.name!r} ({cfg.config}): {error}") from None
-    columns = {field: field for field in FIELDS[task] if field != "id"} | dict(cfg.columns)
+    columns = {field: field for field in FIELDS[task] if field not in ("id", "kind")} | dict(cfg.columns)
     splits: Splits = {}
     for ours, theirs in cfg.splits.items():
         if theirs not in loaded:

