@@ -16,7 +16,7 @@ def test_default_package_resolves_to_its_shipped_model():
 
 def test_local_directory_and_errors(tmp_path, monkeypatch):
     (tmp_path / "m").mkdir()
-    with pytest.raises(ConfigError, match="ner.model: .* directory without config.json"):
+    with pytest.raises(ConfigError, match=r"ner\.model: .* directory without config\.json"):
         resolve_pretrained(str(tmp_path / "m"), key="ner.model")
     (tmp_path / "m" / "config.json").write_text("{}")
     assert resolve_pretrained(str(tmp_path / "m")) == str(tmp_path / "m")
