@@ -129,6 +129,6 @@ def spans(
             "start": e["start"],
             "end": e["end"],
             "score": round(sum(e["scores"]) / len(e["scores"]), 4),
-        }  # fmt: skip
+        }
         for e in entities
     ]
