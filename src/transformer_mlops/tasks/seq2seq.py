@@ -31,6 +31,7 @@ from transformer_mlops.tasks.batching import LengthBucketBatchSampler, pad
 from transformer_mlops.tasks.trainer import (
     build_trainer,
     configure_threads,
+    fit_and_restore_best,
     lr_lambda,
     param_groups,
 )
@@ -279,22 +280,8 @@ def train(cfg: Seq2SeqConfig, prepared_dir: str | Path, model_dir: str | Path,
                             patience=cfg.train.early_stopping_patience)  # fmt: skip
     trainer = build_trainer(cfg.train.trainer, callbacks=[checkpoint, stopper, history, *(callbacks or [])],
                             logger=logger, root_dir=checkpoint_dir, **trainer_overrides)  # fmt: skip
-    trainer.fit(module, datamodule=data)
-    best_score = (
-        float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None
-    )
-    if not history.val or history.val[-1]["step"] != trainer.global_step:
-        # Training stopped between validations (max_steps/max_time mid-epoch): score the final,
-        # fully annealed weights too, so they are not thrown away for an older best.
-        final = trainer.validate(module, datamodule=data, verbose=False)[0]["val/exact_match"]
-        if best_score is None or final >= best_score:
-            best_score, checkpoint.best_model_path = float(final), ""
+    best_score = fit_and_restore_best(trainer, module, data, checkpoint, "val/exact_match")
     if trainer.is_global_zero:
-        if checkpoint.best_model_path:  # an earlier validation was best: use its weights
-            state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)[
-                "state_dict"
-            ]
-            module.load_state_dict(state)
         save_scratch_model(module.model.cpu(), tokenizer, model_dir)
     return {
         "best_val_exact_match": best_score or 0.0,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from transformer_mlops.config import OptimizerConfig, TrainerConfig
 
@@ -114,3 +115,38 @@ def build_trainer(cfg: TrainerConfig, *, callbacks: list, logger=False, root_dir
     )
     kwargs.update(overrides)
     return L.Trainer(**kwargs)
+
+
+class ValidationTracker(Callback):
+    """Remembers the global step of the last validation run during fit."""
+
+    def __init__(self):
+        self.last_step = -1
+
+    def on_validation_end(self, trainer, module):
+        if not trainer.sanity_checking:
+            self.last_step = trainer.global_step
+
+
+def fit_and_restore_best(trainer: L.Trainer, module: L.LightningModule, datamodule: L.LightningDataModule,
+                         checkpoint: ModelCheckpoint, monitor: str) -> float | None:  # fmt: skip
+    """Fit, then leave the best weights (by `monitor`, higher is better) in `module`.
+
+    When training stopped between validations (max_steps or max_time mid-epoch) the final,
+    fully annealed weights are validated too, so they are not thrown away for an older best.
+    Returns the best score.
+    """
+    tracker = ValidationTracker()
+    trainer.callbacks.append(tracker)
+    trainer.fit(module, datamodule=datamodule)
+    best = float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None
+    path = checkpoint.best_model_path
+    if tracker.last_step != trainer.global_step:
+        final = float(trainer.validate(module, datamodule=datamodule, verbose=False)[0][monitor])
+        if best is None or final >= best:
+            best, path = final, ""
+    if path:  # an earlier validation was best: use its weights
+        module.load_state_dict(
+            torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+        )
+    return best

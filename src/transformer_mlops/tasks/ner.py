@@ -1,0 +1,246 @@
+"""NER fine-tuning with Lightning: a pretrained encoder + token-classification head.
+
+Labels sit on each word's first subword (see `ner_features`); validation decodes word-level
+IOB2 tags and scores entity F1 with seqeval (strict IOB2), which drives early stopping and the
+best checkpoint. The result is saved with `save_pretrained`, so `transformers.pipeline` loads it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from seqeval.metrics import f1_score
+from seqeval.scheme import IOB2
+from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+from transformer_mlops.config import FinetuneTrainConfig, NerConfig
+from transformer_mlops.data.validation import label_set
+from transformer_mlops.io import atomic_dir, read_jsonl
+from transformer_mlops.tasks.batching import LengthBucketBatchSampler, pad
+from transformer_mlops.tasks.ner_features import IGNORE, Feature, encode
+from transformer_mlops.tasks.pretrained import resolve_pretrained
+from transformer_mlops.tasks.trainer import (
+    build_trainer,
+    configure_threads,
+    fit_and_restore_best,
+    lr_lambda,
+    param_groups,
+)
+
+log = logging.getLogger(__name__)
+
+
+def labels_for(cfg: NerConfig, train: list[dict]) -> list[str]:
+    """The label set: O + B-/I- of the configured entity types (or those seen in train)."""
+    types = cfg.data.entity_types or sorted({t[2:] for r in train for t in r["tags"] if t != "O"})
+    return label_set(types)
+
+
+def collate(features: list[Feature], pad_id: int) -> dict[str, torch.Tensor]:
+    """Dynamic padding of a batch of features; keeps where each came from for decoding."""
+    input_ids = pad([f.input_ids for f in features], pad_id)
+    return {
+        "input_ids": input_ids,
+        "attention_mask": pad([[1] * len(f.input_ids) for f in features], 0),
+        "labels": pad([f.labels for f in features], IGNORE),
+        "example": torch.tensor([f.example for f in features]),
+        "first_word": torch.tensor([f.first_word for f in features]),
+    }
+
+
+class NerDataModule(L.LightningDataModule):
+    """Prepared sentences -> windows of subwords with aligned labels, length-bucketed."""
+
+    def __init__(
+        self, prepared_dir: str | Path, tokenizer, label2id: dict[str, int], cfg: NerConfig
+    ):
+        super().__init__()
+        self.prepared_dir, self.tokenizer, self.label2id, self.cfg = (
+            Path(prepared_dir),
+            tokenizer,
+            label2id,
+            cfg,
+        )
+        self.features: dict[str, list[Feature]] = {}
+        self.records: dict[str, list[dict]] = {}
+        self.split_sentences: dict[str, int] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        for split in ("train", "validation"):
+            if split in self.features:
+                continue
+            self.records[split] = read_jsonl(self.prepared_dir / f"{split}.jsonl")
+            sentences = [r["tokens"] for r in self.records[split]]
+            tags = [r["tags"] for r in self.records[split]]
+            self.features[split], self.split_sentences[split] = encode(
+                self.tokenizer,
+                sentences,
+                tags,
+                self.label2id,
+                self.cfg.max_length,
+                self.cfg.label_all_subwords,
+            )
+            if self.split_sentences[split]:
+                log.info("%s: %d sentences longer than max_length=%d were split into windows",
+                         split, self.split_sentences[split], self.cfg.max_length)  # fmt: skip
+
+    def _loader(self, split: str, shuffle: bool, batch_size: int):
+        features = self.features[split]
+        trainer = self.trainer
+        sampler = LengthBucketBatchSampler(
+            [len(f.input_ids) for f in features], batch_size, shuffle=shuffle, seed=self.cfg.train.seed,
+            num_replicas=trainer.world_size if trainer else 1, rank=trainer.global_rank if trainer else 0,
+        )  # fmt: skip
+        pad_id = self.tokenizer.pad_token_id
+        return torch.utils.data.DataLoader(
+            features, batch_sampler=sampler, collate_fn=lambda b: collate(b, pad_id)
+        )
+
+    def train_dataloader(self):
+        return self._loader("train", True, self.cfg.train.batch_size)
+
+    def val_dataloader(self):
+        return self._loader("validation", False, self.cfg.train.eval_batch_size)
+
+
+def word_predictions(
+    logits: torch.Tensor, labels: torch.Tensor
+) -> list[tuple[list[int], list[int]]]:
+    """Per row: (predicted ids, gold ids) at the labelled positions (each word's first subword)."""
+    predicted = logits.argmax(-1)
+    rows = []
+    for row in range(labels.size(0)):
+        keep = labels[row] != IGNORE
+        rows.append((predicted[row][keep].tolist(), labels[row][keep].tolist()))
+    return rows
+
+
+class NerModule(L.LightningModule):
+    """Token classification; validation entity F1 (seqeval, strict IOB2)."""
+
+    def __init__(self, model, id2label: dict[int, str], train_cfg: FinetuneTrainConfig):
+        super().__init__()
+        self.model, self.id2label, self.train_cfg = model, id2label, train_cfg
+        self.save_hyperparameters({"id2label": id2label, "train": train_cfg.model_dump()})
+        self._windows: list[tuple[int, int, list[int], list[int]]] = []
+
+    def model_step(self, batch: dict[str, torch.Tensor]):
+        return self.model(
+            input_ids=batch["input_ids"],
+            attention_mask=batch["attention_mask"],
+            labels=batch["labels"],
+        )
+
+    def training_step(self, batch, batch_idx):
+        out = self.model_step(batch)
+        self.log("train/loss", out.loss, prog_bar=True)
+        self.log("train/lr", self.optimizers().param_groups[0]["lr"])
+        return out.loss
+
+    def validation_step(self, batch, batch_idx):
+        out = self.model_step(batch)
+        self.log("val/loss", out.loss, batch_size=batch["input_ids"].size(0), sync_dist=True)
+        for row, (pred, gold) in enumerate(word_predictions(out.logits.float(), batch["labels"])):
+            self._windows.append(
+                (int(batch["example"][row]), int(batch["first_word"][row]), pred, gold)
+            )
+
+    def on_validation_epoch_end(self) -> None:
+        gathered = [self._windows]
+        if self.trainer.world_size > 1:
+            gathered = [None] * self.trainer.world_size
+            torch.distributed.all_gather_object(gathered, self._windows)
+        gold, pred = sentences_from_windows([w for part in gathered for w in part], self.id2label)
+        f1 = f1_score(gold, pred, mode="strict", scheme=IOB2) if gold else 0.0
+        self.log("val/f1", float(f1), prog_bar=True)
+        self._windows = []
+
+    def configure_optimizers(self):
+        opt = self.train_cfg.optimizer
+        optimizer = torch.optim.AdamW(
+            param_groups(self.model, opt.weight_decay), lr=opt.lr, betas=opt.betas
+        )
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lr_lambda(opt, int(self.trainer.estimated_stepping_batches))
+        )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
+
+
+def sentences_from_windows(
+    windows: list[tuple[int, int, list[int], list[int]]], id2label: dict[int, str]
+):
+    """Join each sentence's windows back in word order: (gold tag lists, predicted tag lists)."""
+    by_example: dict[int, list] = {}
+    for example, _first_word, pred, gold in sorted(windows, key=lambda w: (w[0], w[1])):
+        by_example.setdefault(example, []).append((pred, gold))
+    gold_tags = [[id2label[i] for _, g in parts for i in g] for parts in by_example.values()]
+    pred_tags = [[id2label[i] for p, _ in parts for i in p] for parts in by_example.values()]
+    return gold_tags, pred_tags
+
+
+class Throughput(Callback):
+    """Real (non-pad) tokens per second of training steps."""
+
+    def __init__(self):
+        self.tokens, self.seconds, self._start = 0, 0.0, 0.0
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        self.seconds += time.perf_counter() - self._start
+        self.tokens += int(batch["attention_mask"].sum())
+
+
+def save_ner_model(model, tokenizer, out_dir: str | Path) -> None:
+    """`save_pretrained` (safetensors) with id2label/label2id, replaced atomically."""
+    with atomic_dir(out_dir) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+
+
+def train(cfg: NerConfig, prepared_dir: str | Path, model_dir: str | Path, checkpoint_dir: str | Path,
+          callbacks: list | None = None, logger=False, **trainer_overrides: Any) -> dict[str, Any]:  # fmt: skip
+    """Fine-tune the configured encoder for NER; save the best model to `model_dir`."""
+    started = time.perf_counter()
+    configure_threads(cfg.train.trainer)
+    L.seed_everything(cfg.train.seed, workers=True, verbose=False)
+    source = resolve_pretrained(cfg.model, key="ner.model")
+    labels = labels_for(cfg, read_jsonl(Path(prepared_dir) / "train.jsonl"))
+    label2id = {label: i for i, label in enumerate(labels)}
+    id2label = {i: label for label, i in label2id.items()}
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    model = AutoModelForTokenClassification.from_pretrained(
+        source, num_labels=len(labels), id2label=id2label, label2id=label2id, use_safetensors=True
+    )
+    model.train()  # from_pretrained returns eval mode; Lightning keeps module modes as they are
+    data = NerDataModule(prepared_dir, tokenizer, label2id, cfg)
+    module = NerModule(model, id2label, cfg.train)
+    throughput = Throughput()
+    checkpoint = ModelCheckpoint(dirpath=str(checkpoint_dir), filename="best", monitor="val/f1", mode="max",
+                                 save_last=True, save_weights_only=False)  # fmt: skip
+    stopper = EarlyStopping(monitor="val/f1", mode="max", patience=cfg.train.early_stopping_patience,
+                            check_on_train_epoch_end=False)  # fmt: skip
+    trainer = build_trainer(cfg.train.trainer, callbacks=[checkpoint, stopper, throughput, *(callbacks or [])],
+                            logger=logger, root_dir=checkpoint_dir, **trainer_overrides)  # fmt: skip
+    best = fit_and_restore_best(trainer, module, data, checkpoint, "val/f1")
+    if trainer.is_global_zero:
+        save_ner_model(module.model.cpu(), tokenizer, model_dir)
+    return {
+        "best_val_f1": best or 0.0,
+        "global_step": trainer.global_step,
+        "train_tokens_per_second": throughput.tokens / max(throughput.seconds, 1e-9),
+        "train_seconds": throughput.seconds,
+        "wall_seconds": time.perf_counter() - started,
+        "precision": str(trainer.precision),
+        "split_sentences": data.split_sentences,
+    }
