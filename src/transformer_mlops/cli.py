@@ -89,5 +89,32 @@ def predict_scratch(
     run_user_command(work)
 
 
+@predict_app.command("ner")
+def predict_ner(
+    texts: Annotated[
+        list[str], typer.Argument(help="sentence(s), e.g. 'Angela Merkel met Tim Cook in Paris.'")
+    ],
+    model: Annotated[str, typer.Option(help="directory written by finetune_ner")] = "models/ner",
+) -> None:
+    """Entity spans (text, type, start, end, score) with character offsets into each input."""
+    from transformer_mlops.errors import UserError
+
+    def work() -> None:
+        if not all(t.strip() for t in texts):
+            raise UserError("predict ner: empty text; give at least one non-blank sentence")
+        from transformer_mlops.tasks.ner import load_ner_model, predict_spans
+
+        try:
+            loaded, tokenizer = load_ner_model(model)
+        except OSError:
+            raise UserError(
+                f"{model}: no trained NER model there; run `dvc repro finetune_ner` first"
+            ) from None
+        for text, found in zip(texts, predict_spans(loaded, tokenizer, texts), strict=True):
+            typer.echo(json.dumps({"text": text, "entities": found}, ensure_ascii=False))
+
+    run_user_command(work)
+
+
 if __name__ == "__main__":
     app()

@@ -49,3 +49,42 @@ def test_saved_model_loads_in_a_transformers_pipeline_with_offsets(trained):
     assert len(tokens) >= 8 and {t["entity"] for t in tokens} <= set(config["label2id"])
     for token in tokens:  # offsets point into the original (cased) text
         assert text[token["start"] : token["end"]].lower() == token["word"].removeprefix("##")
+
+
+def test_evaluate_and_predict_spans(trained, tmp_path):
+    from transformer_mlops.evaluation.ner import evaluate
+    from transformer_mlops.tasks.ner import load_ner_model, predict_spans
+
+    root, _ = trained
+    model, tokenizer = load_ner_model(root / "model")
+    metrics = evaluate(model, tokenizer, root / "prepared", 128, 10, tmp_path / "m.json", tmp_path / "e.json",
+                       tmp_path / "c.png")  # fmt: skip
+    assert metrics["test/sentences"] == 16
+    assert {"test/f1", "test/macro_f1", "test/precision", "test/recall", "test/per_type"} <= set(
+        metrics
+    )
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+    text = "Angela Merkel met Tim Cook in Paris."
+    (found,) = predict_spans(model, tokenizer, [text])
+    for entity in found:
+        assert text[entity["start"] : entity["end"]] == entity["text"]
+        assert entity["type"] in {"PER", "ORG", "LOC", "MISC"} and 0 <= entity["score"] <= 1
+
+
+def test_entity_metrics_hand_computed():
+    from transformer_mlops.evaluation.ner import entity_metrics, type_confusion
+
+    gold = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O"]]
+    pred = [["B-PER", "I-PER", "O", "B-ORG"], ["B-ORG", "O"]]
+    metrics = entity_metrics(gold, pred)
+    assert metrics["test/precision"] == metrics["test/recall"] == pytest.approx(2 / 3, abs=1e-6)
+    assert metrics["test/per_type"]["LOC"] == {
+        "precision": 0.0,
+        "recall": 0.0,
+        "f1": 0.0,
+        "support": 1,
+    }
+    records = [{"tags": g} for g in gold]
+    types, matrix = type_confusion(records, pred)
+    assert types == ["LOC", "ORG", "PER", "O"]
+    assert matrix[types.index("LOC")][types.index("ORG")] == 1

@@ -23,7 +23,7 @@ from transformer_mlops.config import FinetuneTrainConfig, NerConfig
 from transformer_mlops.data.validation import label_set
 from transformer_mlops.io import atomic_dir, read_jsonl
 from transformer_mlops.tasks.batching import LengthBucketBatchSampler, pad
-from transformer_mlops.tasks.ner_features import IGNORE, Feature, encode
+from transformer_mlops.tasks.ner_features import IGNORE, Feature, encode, spans, words_with_offsets
 from transformer_mlops.tasks.pretrained import resolve_pretrained
 from transformer_mlops.tasks.trainer import (
     build_trainer,
@@ -244,3 +244,57 @@ def train(cfg: NerConfig, prepared_dir: str | Path, model_dir: str | Path, check
         "precision": str(trainer.precision),
         "split_sentences": data.split_sentences,
     }
+
+
+# ---------------------------------------------------------------------------------- predict
+
+
+def load_ner_model(model_dir: str | Path):
+    """A saved NER model and its tokenizer, in eval mode."""
+    model = AutoModelForTokenClassification.from_pretrained(str(model_dir), use_safetensors=True)
+    return model.eval(), AutoTokenizer.from_pretrained(str(model_dir))
+
+
+@torch.inference_mode()
+def tag_words(model, tokenizer, sentences: list[list[str]], max_length: int = 128,
+              batch_size: int = 64) -> list[tuple[list[str], list[float]]]:  # fmt: skip
+    """Per sentence of words: (IOB2 label per word, probability of that label)."""
+    id2label = model.config.id2label
+    features, _ = encode(tokenizer, sentences, None, {label: i for i, label in id2label.items()},
+                         max_length)  # fmt: skip
+    parts: dict[int, list[tuple[int, list[str], list[float]]]] = {}
+    order = sorted(range(len(features)), key=lambda i: len(features[i].input_ids))
+    for start in range(0, len(order), batch_size):
+        batch_features = [features[i] for i in order[start : start + batch_size]]
+        batch = collate(batch_features, tokenizer.pad_token_id)
+        probs = (
+            model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+            .logits.float()
+            .softmax(-1)
+        )
+        best, chosen = probs.max(-1)
+        for row, feature in enumerate(batch_features):
+            keep = batch["labels"][row] != IGNORE
+            labels = [id2label[int(i)] for i in chosen[row][keep]]
+            parts.setdefault(feature.example, []).append(
+                (feature.first_word, labels, best[row][keep].tolist())
+            )
+    results = []
+    for index in range(len(sentences)):
+        windows = sorted(parts.get(index, []))
+        results.append(
+            ([lab for _, ls, _ in windows for lab in ls], [p for _, _, ps in windows for p in ps])
+        )
+    return results
+
+
+def predict_spans(
+    model, tokenizer, texts: list[str], max_length: int = 128
+) -> list[list[dict[str, Any]]]:
+    """Entity spans (text, type, start, end, score) of raw texts, offsets into the original text."""
+    split = [words_with_offsets(tokenizer, text) for text in texts]
+    tagged = tag_words(model, tokenizer, [[w for w, _ in words] for words in split], max_length)
+    return [
+        spans(text, [offset for _, offset in words], labels, scores)
+        for text, words, (labels, scores) in zip(texts, split, tagged, strict=True)
+    ]

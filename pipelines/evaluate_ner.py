@@ -1,0 +1,22 @@
+"""DVC stage `evaluate_ner`: models/ner + test split -> reports/metrics/ner.json, errors, confusion plot."""
+
+from __future__ import annotations
+
+from transformer_mlops.config import load_params
+from transformer_mlops.evaluation.ner import evaluate
+from transformer_mlops.runner import log, run_user_command, setup_logging
+from transformer_mlops.tasks.ner import load_ner_model
+
+
+def main() -> None:
+    cfg = load_params().ner
+    model, tokenizer = load_ner_model("models/ner")
+    metrics = evaluate(model, tokenizer, "data/prepared/ner", cfg.max_length, cfg.eval.worst_errors,
+                       metrics_path="reports/metrics/ner.json", errors_path="reports/errors/ner.json",
+                       plot_path="reports/plots/ner/confusion.png")  # fmt: skip
+    log.info("NER test: entity F1 %.4f (macro %.4f)", metrics["test/f1"], metrics["test/macro_f1"])
+
+
+if __name__ == "__main__":
+    setup_logging()
+    run_user_command(main)
