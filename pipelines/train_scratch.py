@@ -6,6 +6,7 @@ from transformer_mlops.config import load_params
 from transformer_mlops.io import write_json
 from transformer_mlops.runner import log, run_user_command, setup_logging
 from transformer_mlops.tasks.seq2seq import train
+from transformer_mlops.tasks.trainer import speed_report
 
 
 def main() -> None:
@@ -14,13 +15,7 @@ def main() -> None:
     history = summary.pop("history")
     write_json("reports/plots/scratch/train_loss.json", history["train"])
     write_json("reports/plots/scratch/val.json", history["val"])
-    write_json("reports/speed/scratch.json", {
-        "train/tokens_per_second": round(summary["train_tokens_per_second"], 1),
-        "train/seconds": round(summary["train_seconds"], 1),
-        "stage/wall_seconds": round(summary["wall_seconds"], 1),
-        "train/steps": summary["global_step"],
-        "train/precision": summary["precision"],
-    })  # fmt: skip
+    write_json("reports/speed/scratch.json", speed_report(summary))
     log.info("trained scratch model: best val exact match %.4f after %d steps",
              summary["best_val_exact_match"], summary["global_step"])  # fmt: skip
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from seqeval.metrics import f1_score
 from seqeval.scheme import IOB2
 from transformers import AutoModelForTokenClassification, AutoTokenizer
@@ -26,6 +26,7 @@ from transformer_mlops.tasks.batching import LengthBucketBatchSampler, pad
 from transformer_mlops.tasks.ner_features import IGNORE, Feature, encode, spans, words_with_offsets
 from transformer_mlops.tasks.pretrained import resolve_pretrained
 from transformer_mlops.tasks.trainer import (
+    Throughput,
     build_trainer,
     configure_threads,
     fit_and_restore_best,
@@ -187,20 +188,6 @@ def sentences_from_windows(
     return gold_tags, pred_tags
 
 
-class Throughput(Callback):
-    """Real (non-pad) tokens per second of training steps."""
-
-    def __init__(self):
-        self.tokens, self.seconds, self._start = 0, 0.0, 0.0
-
-    def on_train_batch_start(self, trainer, module, batch, batch_idx):
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
-        self.seconds += time.perf_counter() - self._start
-        self.tokens += int(batch["attention_mask"].sum())
-
-
 def save_ner_model(model, tokenizer, out_dir: str | Path) -> None:
     """`save_pretrained` (safetensors) with id2label/label2id, replaced atomically."""
     with atomic_dir(out_dir) as tmp:
@@ -225,7 +212,7 @@ def train(cfg: NerConfig, prepared_dir: str | Path, model_dir: str | Path, check
     model.train()  # from_pretrained returns eval mode; Lightning keeps module modes as they are
     data = NerDataModule(prepared_dir, tokenizer, label2id, cfg)
     module = NerModule(model, id2label, cfg.train)
-    throughput = Throughput()
+    throughput = Throughput(lambda batch: batch["attention_mask"].sum())
     checkpoint = ModelCheckpoint(dirpath=str(checkpoint_dir), filename="best", monitor="val/f1", mode="max",
                                  save_last=True, save_weights_only=False)  # fmt: skip
     stopper = EarlyStopping(monitor="val/f1", mode="max", patience=cfg.train.early_stopping_patience,
@@ -238,7 +225,7 @@ def train(cfg: NerConfig, prepared_dir: str | Path, model_dir: str | Path, check
     return {
         "best_val_f1": best or 0.0,
         "global_step": trainer.global_step,
-        "train_tokens_per_second": throughput.tokens / max(throughput.seconds, 1e-9),
+        "train_tokens_per_second": throughput.tokens_per_second,
         "train_seconds": throughput.seconds,
         "wall_seconds": time.perf_counter() - started,
         "precision": str(trainer.precision),

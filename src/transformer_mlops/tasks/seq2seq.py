@@ -29,6 +29,7 @@ from transformer_mlops.models.tokenization import (
 from transformer_mlops.models.transformer import Transformer, build_model, greedy_decode
 from transformer_mlops.tasks.batching import LengthBucketBatchSampler, pad
 from transformer_mlops.tasks.trainer import (
+    Throughput,
     build_trainer,
     configure_threads,
     fit_and_restore_best,
@@ -182,21 +183,13 @@ class Seq2SeqModule(L.LightningModule):
 
 
 class History(Callback):
-    """Loss curves for DVC plots, and throughput (target tokens per second) for the speed report."""
+    """Loss curves for DVC plots: train loss every `log_every_n_steps`, validation per epoch."""
 
     def __init__(self):
         self.train: list[dict] = []
         self.val: list[dict] = []
-        self.tokens = 0
-        self.seconds = 0.0
-        self._start = 0.0
-
-    def on_train_batch_start(self, trainer, module, batch, batch_idx):
-        self._start = time.perf_counter()
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
-        self.seconds += time.perf_counter() - self._start
-        self.tokens += int((batch["tgt_out"] != PAD_ID).sum())
         if trainer.global_step % trainer.log_every_n_steps == 0:
             loss = float(outputs["loss"]) if isinstance(outputs, dict) else float(outputs)
             self.train.append({"step": trainer.global_step, "train_loss": round(loss, 5)})
@@ -273,12 +266,13 @@ def train(cfg: Seq2SeqConfig, prepared_dir: str | Path, model_dir: str | Path,
     data = Seq2SeqDataModule(prepared_dir, tokenizer, cfg)
     module = Seq2SeqModule(model, cfg.train)
     history = History()
+    throughput = Throughput(lambda batch: (batch["tgt_out"] != PAD_ID).sum())  # target tokens
     checkpoint = ModelCheckpoint(dirpath=str(checkpoint_dir), filename="best", monitor="val/exact_match",
                                  mode="max", save_last=True)  # fmt: skip
     # Checked after validations only: max_steps may end training mid-epoch.
     stopper = EarlyStopping(monitor="val/exact_match", mode="max", check_on_train_epoch_end=False,
                             patience=cfg.train.early_stopping_patience)  # fmt: skip
-    trainer = build_trainer(cfg.train.trainer, callbacks=[checkpoint, stopper, history, *(callbacks or [])],
+    trainer = build_trainer(cfg.train.trainer, callbacks=[checkpoint, stopper, history, throughput, *(callbacks or [])],
                             logger=logger, root_dir=checkpoint_dir, **trainer_overrides)  # fmt: skip
     best_score = fit_and_restore_best(trainer, module, data, checkpoint, "val/exact_match")
     if trainer.is_global_zero:
@@ -287,8 +281,8 @@ def train(cfg: Seq2SeqConfig, prepared_dir: str | Path, model_dir: str | Path,
         "best_val_exact_match": best_score or 0.0,
         "global_step": trainer.global_step,
         "epochs": trainer.current_epoch,
-        "train_tokens_per_second": history.tokens / max(history.seconds, 1e-9),
-        "train_seconds": history.seconds,
+        "train_tokens_per_second": throughput.tokens_per_second,
+        "train_seconds": throughput.seconds,
         "wall_seconds": time.perf_counter() - started,
         "precision": str(trainer.precision),
         "history": {"train": history.train, "val": history.val},

@@ -6,6 +6,7 @@ import functools
 import logging
 import math
 import os
+import time
 from pathlib import Path
 
 import lightning as L
@@ -150,3 +151,39 @@ def fit_and_restore_best(trainer: L.Trainer, module: L.LightningModule, datamodu
             torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
         )
     return best
+
+
+class Throughput(Callback):
+    """Tokens per second of training steps (forward, backward, optimizer), for reports/speed.
+
+    `count` says how many real tokens a batch holds (e.g. non-pad target tokens).
+    """
+
+    def __init__(self, count):
+        self.count = count
+        self.tokens, self.seconds, self._start = 0, 0.0, 0.0
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        self.seconds += time.perf_counter() - self._start
+        self.tokens += int(self.count(batch))
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / max(self.seconds, 1e-9)
+
+
+def speed_report(summary: dict) -> dict:
+    """What goes to reports/speed/<task>.json: timings live here, never in reports/metrics."""
+    report = {
+        "train/tokens_per_second": round(summary["train_tokens_per_second"], 1),
+        "train/seconds": round(summary["train_seconds"], 1),
+        "stage/wall_seconds": round(summary["wall_seconds"], 1),
+        "train/steps": summary["global_step"],
+        "train/precision": summary["precision"],
+    }
+    if "split_sentences" in summary:
+        report["train/split_sentences"] = summary["split_sentences"]
+    return report
