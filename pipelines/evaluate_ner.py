@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from transformer_mlops.config import load_params
+from transformer_mlops.evaluation.behaviour_ner import run_checks
 from transformer_mlops.evaluation.ner import evaluate
+from transformer_mlops.io import write_json
 from transformer_mlops.runner import log, run_user_command, setup_logging
 from transformer_mlops.tasks.ner import load_ner_model
 
@@ -15,6 +17,10 @@ def main() -> None:
                        metrics_path="reports/metrics/ner.json", errors_path="reports/errors/ner.json",
                        plot_path="reports/plots/ner/confusion.png")  # fmt: skip
     log.info("NER test: entity F1 %.4f (macro %.4f)", metrics["test/f1"], metrics["test/macro_f1"])
+    behaviour = run_checks(model, tokenizer, cfg.max_length)  # reports, never fails the stage
+    write_json("reports/behaviour/ner.json", behaviour)
+    for check in behaviour["checks"]:
+        log.info("behaviour %s: pass rate %.2f", check["check"], check["pass_rate"])
 
 
 if __name__ == "__main__":

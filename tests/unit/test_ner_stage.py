@@ -88,3 +88,18 @@ def test_entity_metrics_hand_computed():
     types, matrix = type_confusion(records, pred)
     assert types == ["LOC", "ORG", "PER", "O"]
     assert matrix[types.index("LOC")][types.index("ORG")] == 1
+
+
+def test_behaviour_checks_report_pass_rates(trained):
+    from transformer_mlops.evaluation.behaviour_ner import run_checks
+    from transformer_mlops.tasks.ner import load_ner_model
+
+    root, _ = trained
+    model, tokenizer = load_ner_model(root / "model")
+    report = run_checks(model, tokenizer)
+    assert [c["check"].split(":")[0] for c in report["checks"]] == [
+        "minimum_functionality", "invariance", "robustness", "robustness"]  # fmt: skip
+    for check in report["checks"]:
+        assert check["cases"] >= 6 and 0.0 <= check["pass_rate"] <= 1.0
+        assert len(check["failures"]) == min(10, round((1 - check["pass_rate"]) * check["cases"]))
+    assert 0.0 <= report["overall_pass_rate"] <= 1.0
