@@ -112,3 +112,20 @@ def test_failed_validation_keeps_training_from_running(project):
     assert "no empty target text" in proc.stdout + proc.stderr
     assert "Running stage 'train_scratch'" not in proc.stdout
     assert not (project / "models/scratch").exists()
+
+
+def test_ner_stages_fine_tune_evaluate_and_check_behaviour(project):
+    def tiny_ner(raw):
+        shrink(raw)
+        raw["ner"]["train"].update(batch_size=50)
+        raw["ner"]["train"]["trainer"].update(max_epochs=1)
+
+    edit_params(project, tiny_ner)
+    run(["dvc", "repro", "evaluate_ner"], project)
+    metrics = json.loads((project / "reports/metrics/ner.json").read_text())
+    assert metrics["test/sentences"] == 40 and "test/per_type" in metrics
+    behaviour = json.loads((project / "reports/behaviour/ner.json").read_text())
+    assert len(behaviour["checks"]) == 4
+    assert json.loads((project / "models/ner/config.json").read_text())["id2label"]["0"] == "O"
+    assert (project / "reports/plots/ner/confusion.png").is_file()
+    assert json.loads((project / "reports/speed/ner.json").read_text())["train/steps"] == 4
