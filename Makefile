@@ -39,9 +39,11 @@ repro: setup
 test: setup
 	$(BIN)/python -m pytest
 
+LINT_DIRS := $(wildcard src pipelines tests benchmarks)
+
 lint: setup
-	$(BIN)/ruff check src pipelines tests benchmarks
-	$(BIN)/ruff format --check src pipelines tests benchmarks
+	$(BIN)/ruff check $(LINT_DIRS)
+	$(BIN)/ruff format --check $(LINT_DIRS)
 	$(BIN)/actionlint
 
 dag: setup
