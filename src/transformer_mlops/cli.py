@@ -60,6 +60,13 @@ predict_app = typer.Typer(help="Predict with a trained model.", no_args_is_help=
 app.add_typer(predict_app, name="predict")
 
 
+def _require_text(texts: list[str], command: str) -> None:
+    from transformer_mlops.errors import UserError
+
+    if not all(t.strip() for t in texts):
+        raise UserError(f"{command}: empty text; give at least one non-blank input")
+
+
 @predict_app.command("scratch")
 def predict_scratch(
     texts: Annotated[list[str], typer.Argument(help="input text(s), e.g. '3rd of March 1987'")],
@@ -72,8 +79,7 @@ def predict_scratch(
     from transformer_mlops.errors import UserError
 
     def work() -> None:
-        if not all(t.strip() for t in texts):
-            raise UserError("predict scratch: empty text; give at least one non-blank input")
+        _require_text(texts, "predict scratch")
         from transformer_mlops.tasks.seq2seq import load_scratch_model, translate
 
         try:
@@ -100,8 +106,7 @@ def predict_ner(
     from transformer_mlops.errors import UserError
 
     def work() -> None:
-        if not all(t.strip() for t in texts):
-            raise UserError("predict ner: empty text; give at least one non-blank sentence")
+        _require_text(texts, "predict ner")
         from transformer_mlops.tasks.ner import load_ner_model, predict_spans
 
         try:

@@ -14,7 +14,6 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from seqeval.metrics import f1_score
 from seqeval.scheme import IOB2
 from transformers import AutoModelForTokenClassification, AutoTokenizer
@@ -27,6 +26,7 @@ from transformer_mlops.tasks.ner_features import IGNORE, Feature, encode, spans,
 from transformer_mlops.tasks.pretrained import resolve_pretrained
 from transformer_mlops.tasks.trainer import (
     Throughput,
+    best_checkpoint_callbacks,
     build_trainer,
     configure_threads,
     fit_and_restore_best,
@@ -213,10 +213,9 @@ def train(cfg: NerConfig, prepared_dir: str | Path, model_dir: str | Path, check
     data = NerDataModule(prepared_dir, tokenizer, label2id, cfg)
     module = NerModule(model, id2label, cfg.train)
     throughput = Throughput(lambda batch: batch["attention_mask"].sum())
-    checkpoint = ModelCheckpoint(dirpath=str(checkpoint_dir), filename="best", monitor="val/f1", mode="max",
-                                 save_last=True, save_weights_only=False)  # fmt: skip
-    stopper = EarlyStopping(monitor="val/f1", mode="max", patience=cfg.train.early_stopping_patience,
-                            check_on_train_epoch_end=False)  # fmt: skip
+    checkpoint, stopper = best_checkpoint_callbacks(
+        checkpoint_dir, "val/f1", cfg.train.early_stopping_patience
+    )
     trainer = build_trainer(cfg.train.trainer, callbacks=[checkpoint, stopper, throughput, *(callbacks or [])],
                             logger=logger, root_dir=checkpoint_dir, **trainer_overrides)  # fmt: skip
     best = fit_and_restore_best(trainer, module, data, checkpoint, "val/f1")

@@ -12,7 +12,7 @@ from typing import Any
 import lightning as L
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback
 from safetensors.torch import load_model, save_model
 from tokenizers import Tokenizer
 
@@ -30,6 +30,7 @@ from transformer_mlops.models.transformer import Transformer, build_model, greed
 from transformer_mlops.tasks.batching import LengthBucketBatchSampler, pad
 from transformer_mlops.tasks.trainer import (
     Throughput,
+    best_checkpoint_callbacks,
     build_trainer,
     configure_threads,
     fit_and_restore_best,
@@ -267,11 +268,9 @@ def train(cfg: Seq2SeqConfig, prepared_dir: str | Path, model_dir: str | Path,
     module = Seq2SeqModule(model, cfg.train)
     history = History()
     throughput = Throughput(lambda batch: (batch["tgt_out"] != PAD_ID).sum())  # target tokens
-    checkpoint = ModelCheckpoint(dirpath=str(checkpoint_dir), filename="best", monitor="val/exact_match",
-                                 mode="max", save_last=True)  # fmt: skip
-    # Checked after validations only: max_steps may end training mid-epoch.
-    stopper = EarlyStopping(monitor="val/exact_match", mode="max", check_on_train_epoch_end=False,
-                            patience=cfg.train.early_stopping_patience)  # fmt: skip
+    checkpoint, stopper = best_checkpoint_callbacks(
+        checkpoint_dir, "val/exact_match", cfg.train.early_stopping_patience
+    )
     trainer = build_trainer(cfg.train.trainer, callbacks=[checkpoint, stopper, history, throughput, *(callbacks or [])],
                             logger=logger, root_dir=checkpoint_dir, **trainer_overrides)  # fmt: skip
     best_score = fit_and_restore_best(trainer, module, data, checkpoint, "val/exact_match")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
 from transformer_mlops.config import OptimizerConfig, TrainerConfig
 
@@ -116,6 +116,21 @@ def build_trainer(cfg: TrainerConfig, *, callbacks: list, logger=False, root_dir
     )
     kwargs.update(overrides)
     return L.Trainer(**kwargs)
+
+
+def best_checkpoint_callbacks(checkpoint_dir: str | Path, monitor: str,
+                              patience: int) -> tuple[ModelCheckpoint, EarlyStopping]:  # fmt: skip
+    """Best + last checkpoints and early stopping on `monitor` (higher is better).
+
+    Early stopping is checked after validations only: max_steps may end training mid-epoch,
+    when no validation metric exists yet.
+    """
+    checkpoint = ModelCheckpoint(dirpath=str(checkpoint_dir), filename="best", monitor=monitor, mode="max",
+                                 save_last=True)  # fmt: skip
+    stopper = EarlyStopping(
+        monitor=monitor, mode="max", patience=patience, check_on_train_epoch_end=False
+    )
+    return checkpoint, stopper
 
 
 class ValidationTracker(Callback):
