@@ -121,5 +121,35 @@ def predict_ner(
     run_user_command(work)
 
 
+@predict_app.command("qa")
+def predict_qa(
+    questions: Annotated[list[str], typer.Argument(help="question(s) about the context")],
+    context: Annotated[str, typer.Option("--context", help="the text to answer from")],
+    model: Annotated[str, typer.Option(help="directory written by finetune_qa")] = "models/qa",
+    params: ParamsOpt = "params.yaml",
+) -> None:
+    """Answer text, character span (start, end) in the context and score, per question.
+    Contexts longer than one window are read window by window (qa.max_length, qa.doc_stride)."""
+    from transformer_mlops.errors import UserError
+
+    def work() -> None:
+        _require_text([*questions, context], "predict qa")
+        from transformer_mlops.tasks.qa import answer, load_qa_model
+
+        cfg = load_params(params).qa
+        try:
+            loaded, tokenizer = load_qa_model(model)
+        except OSError:
+            raise UserError(
+                f"{model}: no trained QA model there; run `dvc repro finetune_qa` first"
+            ) from None
+        found = answer(loaded, tokenizer, questions, [context] * len(questions), cfg.max_length,
+                       cfg.doc_stride, cfg.n_best, cfg.max_answer_length)  # fmt: skip
+        for question, result in zip(questions, found, strict=True):
+            typer.echo(json.dumps({"question": question, **result}, ensure_ascii=False))
+
+    run_user_command(work)
+
+
 if __name__ == "__main__":
     app()

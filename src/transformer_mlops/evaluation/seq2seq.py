@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from transformer_mlops.config import Seq2SeqEvalConfig
-from transformer_mlops.io import read_jsonl, write_json
+from transformer_mlops.io import read_jsonl, save_figure, write_json
 from transformer_mlops.models.tokenization import BOS_ID, EOS_ID, PAD_ID, decode_ids
 from transformer_mlops.models.transformer import Transformer, beam_search, greedy_decode
 from transformer_mlops.tasks.seq2seq import collate, encode_pairs
@@ -120,8 +120,7 @@ def plot_cross_attention(model: Transformer, tokenizer, source: str, path: str |
     ax.set_ylabel("prediction")
     ax.set_title(f"cross-attention: {source!r} -> {decode_ids(tokenizer, hyp)!r}", fontsize=8)
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, metadata={"Software": None})  # no version stamp: stable bytes
+    save_figure(fig, path)
     plt.close(fig)
 
 

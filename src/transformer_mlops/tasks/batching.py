@@ -8,7 +8,7 @@ DDP each rank takes its own share of the batches (equal counts, so no rank waits
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from torch.utils.data import Sampler
@@ -66,3 +66,13 @@ def pad(sequences: Sequence[Sequence[int]], pad_id: int) -> torch.Tensor:
     for i, seq in enumerate(sequences):
         out[i, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
     return out
+
+
+def bucketed_loader(items: Sequence, lengths: Sequence[int], batch_size: int, *, shuffle: bool,
+                    seed: int, trainer, collate: Callable) -> torch.utils.data.DataLoader:  # fmt: skip
+    """A DataLoader of length-bucketed batches, sharded by the trainer's rank under DDP."""
+    sampler = LengthBucketBatchSampler(
+        lengths, batch_size, shuffle=shuffle, seed=seed,
+        num_replicas=trainer.world_size if trainer else 1, rank=trainer.global_rank if trainer else 0,
+    )  # fmt: skip
+    return torch.utils.data.DataLoader(items, batch_sampler=sampler, collate_fn=collate)

@@ -21,17 +21,16 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer
 from transformer_mlops.config import FinetuneTrainConfig, NerConfig
 from transformer_mlops.data.validation import label_set
 from transformer_mlops.io import atomic_dir, read_jsonl
-from transformer_mlops.tasks.batching import LengthBucketBatchSampler, pad
+from transformer_mlops.tasks.batching import bucketed_loader, pad
 from transformer_mlops.tasks.ner_features import IGNORE, Feature, encode, spans, words_with_offsets
 from transformer_mlops.tasks.pretrained import resolve_pretrained
 from transformer_mlops.tasks.trainer import (
     Throughput,
+    adamw_with_schedule,
     best_checkpoint_callbacks,
     build_trainer,
     configure_threads,
     fit_and_restore_best,
-    lr_lambda,
-    param_groups,
 )
 
 log = logging.getLogger(__name__)
@@ -92,16 +91,10 @@ class NerDataModule(L.LightningDataModule):
                          split, self.split_sentences[split], self.cfg.max_length)  # fmt: skip
 
     def _loader(self, split: str, shuffle: bool, batch_size: int):
-        features = self.features[split]
-        trainer = self.trainer
-        sampler = LengthBucketBatchSampler(
-            [len(f.input_ids) for f in features], batch_size, shuffle=shuffle, seed=self.cfg.train.seed,
-            num_replicas=trainer.world_size if trainer else 1, rank=trainer.global_rank if trainer else 0,
-        )  # fmt: skip
-        pad_id = self.tokenizer.pad_token_id
-        return torch.utils.data.DataLoader(
-            features, batch_sampler=sampler, collate_fn=lambda b: collate(b, pad_id)
-        )
+        features, pad_id = self.features[split], self.tokenizer.pad_token_id
+        return bucketed_loader(features, [len(f.input_ids) for f in features], batch_size, shuffle=shuffle,
+                               seed=self.cfg.train.seed, trainer=self.trainer,
+                               collate=lambda b: collate(b, pad_id))  # fmt: skip
 
     def train_dataloader(self):
         return self._loader("train", True, self.cfg.train.batch_size)
@@ -163,17 +156,8 @@ class NerModule(L.LightningModule):
         self._windows = []
 
     def configure_optimizers(self):
-        opt = self.train_cfg.optimizer
-        optimizer = torch.optim.AdamW(
-            param_groups(self.model, opt.weight_decay), lr=opt.lr, betas=opt.betas
-        )
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lr_lambda(opt, int(self.trainer.estimated_stepping_batches))
-        )
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
-        }
+        total = int(self.trainer.estimated_stepping_batches)
+        return adamw_with_schedule(self.model, self.train_cfg.optimizer, total)
 
 
 def sentences_from_windows(

@@ -30,12 +30,11 @@ from transformer_mlops.models.transformer import Transformer, build_model, greed
 from transformer_mlops.tasks.batching import LengthBucketBatchSampler, pad
 from transformer_mlops.tasks.trainer import (
     Throughput,
+    adamw_with_schedule,
     best_checkpoint_callbacks,
     build_trainer,
     configure_threads,
     fit_and_restore_best,
-    lr_lambda,
-    param_groups,
 )
 
 log = logging.getLogger(__name__)
@@ -169,15 +168,8 @@ class Seq2SeqModule(L.LightningModule):
         self._val_hits = self._val_total = 0
 
     def configure_optimizers(self):
-        opt_cfg = self.train_cfg.optimizer
-        optimizer = torch.optim.AdamW(param_groups(self.model, opt_cfg.weight_decay), lr=opt_cfg.lr,
-                                      betas=opt_cfg.betas)  # fmt: skip
         total = int(self.trainer.estimated_stepping_batches)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(opt_cfg, total))
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
-        }
+        return adamw_with_schedule(self.model, self.train_cfg.optimizer, total)
 
 
 # ------------------------------------------------------------------------------- callbacks

@@ -82,6 +82,13 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     ]
 
 
+def adamw_with_schedule(model: torch.nn.Module, cfg: OptimizerConfig, total_steps: int) -> dict:
+    """Lightning's `configure_optimizers` answer: AdamW (decay groups) + per-step LR schedule."""
+    optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg, total_steps))
+    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
 def configure_threads(cfg: TrainerConfig) -> None:
     """Use every core for intra-op parallelism unless told otherwise (torch picks too few
     on some containers)."""
@@ -201,4 +208,6 @@ def speed_report(summary: dict) -> dict:
     }
     if "split_sentences" in summary:
         report["train/split_sentences"] = summary["split_sentences"]
+    if "windows" in summary:
+        report["train/windows"] = summary["windows"]
     return report

@@ -1,0 +1,30 @@
+"""DVC stage `evaluate_qa`: models/qa + test split -> reports/metrics/qa.json, errors, plots,
+behavioural checks."""
+
+from __future__ import annotations
+
+from transformer_mlops.config import load_params
+from transformer_mlops.evaluation.behaviour_qa import run_checks
+from transformer_mlops.evaluation.qa import evaluate
+from transformer_mlops.io import write_json
+from transformer_mlops.runner import log, run_user_command, setup_logging
+from transformer_mlops.tasks.qa import load_qa_model
+
+
+def main() -> None:
+    cfg = load_params().qa
+    model, tokenizer = load_qa_model("models/qa")
+    metrics = evaluate(model, tokenizer, "data/prepared/qa", cfg,
+                       metrics_path="reports/metrics/qa.json", errors_path="reports/errors/qa.json",
+                       table_path="reports/plots/qa/f1_by_context_length.json",
+                       plot_path="reports/plots/qa/f1_by_context_length.png")  # fmt: skip
+    log.info("QA test: EM %.2f, F1 %.2f", metrics["test/exact_match"], metrics["test/f1"])
+    behaviour = run_checks(model, tokenizer, cfg.max_length, cfg.doc_stride)  # reports only
+    write_json("reports/behaviour/qa.json", behaviour)
+    for check in behaviour["checks"]:
+        log.info("behaviour %s: pass rate %.2f", check["check"], check["pass_rate"])
+
+
+if __name__ == "__main__":
+    setup_logging()
+    run_user_command(main)

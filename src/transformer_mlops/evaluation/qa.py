@@ -1,0 +1,138 @@
+"""QA test-set evaluation: SQuAD exact match / F1 overall and per kind (bAbI task or source),
+the worst errors, and F1 by context length (a PNG and a DVC plot table)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from transformer_mlops.config import QaConfig
+from transformer_mlops.evaluation.squad_metric import best_over_golds, exact_match, token_f1
+from transformer_mlops.io import read_jsonl, save_figure, write_json
+from transformer_mlops.tasks.qa import answer
+
+# Context-length buckets, in words (upper bounds); the last one is open.
+LENGTH_BUCKETS = (50, 100, 150, 200, 300, 400, 600)
+
+
+def _r(value: float) -> float:
+    return round(float(value), 4)
+
+
+def scored(records: list[dict], predictions: list[dict]) -> list[dict]:
+    """Per question: the prediction with its exact match and F1 (0-1) against the golds."""
+    rows = []
+    for record, predicted in zip(records, predictions, strict=True):
+        golds = record["answers"]["text"]
+        rows.append({**predicted, "em": best_over_golds(exact_match, predicted["answer"], golds),
+                     "f1": best_over_golds(token_f1, predicted["answer"], golds)})  # fmt: skip
+    return rows
+
+
+def _mean(rows: list[dict], key: str) -> float:
+    return _r(100.0 * sum(r[key] for r in rows) / len(rows)) if rows else 0.0
+
+
+def length_bucket(words: int) -> str:
+    """A readable bucket label for a context of `words` words, e.g. '51-100'."""
+    lower = 0
+    for upper in LENGTH_BUCKETS:
+        if words <= upper:
+            return f"{lower + 1}-{upper}"
+        lower = upper
+    return f">{LENGTH_BUCKETS[-1]}"
+
+
+def qa_metrics(records: list[dict], rows: list[dict]) -> dict[str, Any]:
+    """EM and F1 in percent, overall and per kind; keys `test/...` (no timings: reproducible)."""
+    kinds: dict[str, list[dict]] = {}
+    for record, row in zip(records, rows, strict=True):
+        kinds.setdefault(record["kind"], []).append(row)
+    return {
+        "test/exact_match": _mean(rows, "em"),
+        "test/f1": _mean(rows, "f1"),
+        "test/questions": len(rows),
+        "test/per_kind": {
+            kind: {
+                "exact_match": _mean(part, "em"),
+                "f1": _mean(part, "f1"),
+                "questions": len(part),
+            }
+            for kind, part in sorted(kinds.items())
+        },
+    }
+
+
+def f1_by_context_length(records: list[dict], rows: list[dict]) -> list[dict]:
+    """Rows for a DVC plot: bucket, questions, mean F1 (percent), in bucket order."""
+    buckets: dict[str, list[float]] = {}
+    for record, row in zip(records, rows, strict=True):
+        buckets.setdefault(length_bucket(len(record["context"].split())), []).append(row["f1"])
+    order = [length_bucket(b) for b in LENGTH_BUCKETS] + [f">{LENGTH_BUCKETS[-1]}"]
+    return [
+        {
+            "context_words": name,
+            "questions": len(buckets[name]),
+            "f1": _r(100.0 * sum(buckets[name]) / len(buckets[name])),
+        }
+        for name in order
+        if name in buckets
+    ]
+
+
+def worst_errors(records: list[dict], rows: list[dict], limit: int) -> list[dict]:
+    """Lowest-F1 questions (then most confident), with gold answers and the context around."""
+    wrong = [
+        {
+            "id": record["id"],
+            "kind": record["kind"],
+            "question": record["question"],
+            "gold": record["answers"]["text"],
+            "predicted": row["answer"],
+            "score": row["score"],
+            "f1": _r(row["f1"]),
+            "context": record["context"],
+        }
+        for record, row in zip(records, rows, strict=True)
+        if row["em"] < 1.0
+    ]
+    return sorted(wrong, key=lambda e: (e["f1"], -e["score"], e["id"]))[:limit]
+
+
+def plot_f1_by_length(table: list[dict], path: str | Path) -> None:
+    """Bars of mean F1 per context-length bucket, with question counts on top."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1.5 + 0.8 * max(len(table), 1), 3.2))
+    names = [row["context_words"] for row in table]
+    bars = ax.bar(names, [row["f1"] for row in table], color="#4c72b0")
+    for bar, row in zip(bars, table, strict=True):
+        ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 1, f"n={row['questions']}",
+                ha="center", fontsize=7)  # fmt: skip
+    ax.set_ylim(0, 110)
+    ax.set_xlabel("context length (words)")
+    ax.set_ylabel("F1 (%)")
+    ax.set_title("QA test F1 by context length", fontsize=9)
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)
+
+
+def evaluate(model, tokenizer, prepared_dir: str | Path, cfg: QaConfig, metrics_path: str | Path,
+             errors_path: str | Path, table_path: str | Path, plot_path: str | Path) -> dict:  # fmt: skip
+    """The `evaluate_qa` stage's work: metrics, worst errors, F1-by-length table and plot."""
+    records = read_jsonl(Path(prepared_dir) / "test.jsonl")
+    predictions = answer(model, tokenizer, [r["question"] for r in records],
+                         [r["context"] for r in records], cfg.max_length, cfg.doc_stride,
+                         cfg.n_best, cfg.max_answer_length, cfg.eval.batch_size)  # fmt: skip
+    rows = scored(records, predictions)
+    metrics = qa_metrics(records, rows)
+    table = f1_by_context_length(records, rows)
+    write_json(metrics_path, metrics)
+    write_json(errors_path, worst_errors(records, rows, cfg.eval.worst_errors))
+    write_json(table_path, table)
+    plot_f1_by_length(table, plot_path)
+    return metrics

@@ -1,0 +1,233 @@
+"""Extractive-QA fine-tuning with Lightning: a pretrained encoder + start/end span head.
+
+Questions are windowed over their contexts (see `qa_features`); training learns start/end
+token positions (CLS when a window does not hold the answer). Validation picks each question's
+best span over all its windows and scores SQuAD F1, which drives early stopping and the best
+checkpoint. The result is saved with `save_pretrained`, so `transformers.pipeline` loads it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+from transformer_mlops.config import QaConfig
+from transformer_mlops.evaluation.squad_metric import squad_scores
+from transformer_mlops.io import atomic_dir, read_jsonl
+from transformer_mlops.tasks.batching import bucketed_loader, pad
+from transformer_mlops.tasks.pretrained import resolve_pretrained
+from transformer_mlops.tasks.qa_features import (
+    Candidate,
+    QaFeature,
+    best_span,
+    encode,
+    pick_answers,
+)
+from transformer_mlops.tasks.trainer import (
+    Throughput,
+    adamw_with_schedule,
+    best_checkpoint_callbacks,
+    build_trainer,
+    configure_threads,
+    fit_and_restore_best,
+)
+
+log = logging.getLogger(__name__)
+
+
+def collate(features: list[QaFeature], pad_id: int) -> dict[str, torch.Tensor]:
+    """Dynamic padding; `feature` indexes the batch rows back to their windows for decoding."""
+    batch = {
+        "input_ids": pad([f.input_ids for f in features], pad_id),
+        "attention_mask": pad([[1] * len(f.input_ids) for f in features], 0),
+        "start_positions": torch.tensor([f.start_position for f in features]),
+        "end_positions": torch.tensor([f.end_position for f in features]),
+    }
+    if features[0].token_type_ids is not None:
+        batch["token_type_ids"] = pad([f.token_type_ids for f in features], 0)
+    return batch
+
+
+def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The tensors the model takes (labels and bookkeeping left out)."""
+    return {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
+
+
+class IndexedFeatures(torch.utils.data.Dataset):
+    """Features that remember their position, so validation can find each row's window."""
+
+    def __init__(self, features: list[QaFeature]):
+        self.features = features
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def __getitem__(self, index: int) -> tuple[int, QaFeature]:
+        return index, self.features[index]
+
+
+def collate_indexed(items: list[tuple[int, QaFeature]], pad_id: int) -> dict[str, torch.Tensor]:
+    batch = collate([feature for _, feature in items], pad_id)
+    batch["feature"] = torch.tensor([index for index, _ in items])
+    return batch
+
+
+class QaDataModule(L.LightningDataModule):
+    """Prepared questions -> (question, context window) features, length-bucketed."""
+
+    def __init__(self, prepared_dir: str | Path, tokenizer, cfg: QaConfig):
+        super().__init__()
+        self.prepared_dir, self.tokenizer, self.cfg = Path(prepared_dir), tokenizer, cfg
+        self.records: dict[str, list[dict]] = {}
+        self.features: dict[str, list[QaFeature]] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        for split in ("train", "validation"):
+            if split in self.features:
+                continue
+            records = self.records[split] = read_jsonl(self.prepared_dir / f"{split}.jsonl")
+            self.features[split] = encode(
+                self.tokenizer,
+                [r["question"] for r in records],
+                [r["context"] for r in records],
+                [r["answers"] for r in records],
+                self.cfg.max_length,
+                self.cfg.doc_stride,
+            )
+            log.info("%s: %d questions -> %d windows (max_length %d, doc_stride %d)", split,
+                     len(records), len(self.features[split]), self.cfg.max_length,
+                     self.cfg.doc_stride)  # fmt: skip
+
+    def _loader(self, split: str, shuffle: bool, batch_size: int):
+        features, pad_id = self.features[split], self.tokenizer.pad_token_id
+        return bucketed_loader(IndexedFeatures(features), [len(f.input_ids) for f in features], batch_size,
+                               shuffle=shuffle, seed=self.cfg.train.seed, trainer=self.trainer,
+                               collate=lambda b: collate_indexed(b, pad_id))  # fmt: skip
+
+    def train_dataloader(self):
+        return self._loader("train", True, self.cfg.train.batch_size)
+
+    def val_dataloader(self):
+        return self._loader("validation", False, self.cfg.train.eval_batch_size)
+
+
+class QaModule(L.LightningModule):
+    """Span extraction; validation SQuAD exact match and F1 over whole questions."""
+
+    def __init__(self, model, cfg: QaConfig):
+        super().__init__()
+        self.model, self.cfg = model, cfg
+        self.save_hyperparameters({"qa": cfg.model_dump(exclude={"data"})})
+        self._candidates: list[Candidate] = []
+
+    def training_step(self, batch, batch_idx):
+        out = self.model(**model_inputs(batch), start_positions=batch["start_positions"],
+                         end_positions=batch["end_positions"])  # fmt: skip
+        self.log("train/loss", out.loss, prog_bar=True)
+        self.log("train/lr", self.optimizers().param_groups[0]["lr"])
+        return out.loss
+
+    def validation_step(self, batch, batch_idx):
+        out = self.model(**model_inputs(batch), start_positions=batch["start_positions"],
+                         end_positions=batch["end_positions"])  # fmt: skip
+        self.log("val/loss", out.loss, batch_size=batch["input_ids"].size(0), sync_dist=True)
+        features, cfg = self.trainer.datamodule.features["validation"], self.cfg
+        for row, index in enumerate(batch["feature"].tolist()):
+            candidate = best_span(features[index], out.start_logits[row], out.end_logits[row],
+                                  cfg.n_best, cfg.max_answer_length)  # fmt: skip
+            if candidate is not None:
+                self._candidates.append(candidate)
+
+    def on_validation_epoch_end(self) -> None:
+        gathered = [self._candidates]
+        if self.trainer.world_size > 1:  # a question's windows may sit on different ranks
+            gathered = [None] * self.trainer.world_size
+            torch.distributed.all_gather_object(gathered, self._candidates)
+        records = self.trainer.datamodule.records["validation"]
+        answers = pick_answers(
+            [c for part in gathered for c in part], [r["context"] for r in records]
+        )
+        scores = squad_scores(
+            [a["answer"] for a in answers], [r["answers"]["text"] for r in records]
+        )
+        self.log("val/f1", scores["f1"], prog_bar=True)
+        self.log("val/exact_match", scores["exact_match"])
+        self._candidates = []
+
+    def configure_optimizers(self):
+        total = int(self.trainer.estimated_stepping_batches)
+        return adamw_with_schedule(self.model, self.cfg.train.optimizer, total)
+
+
+def save_qa_model(model, tokenizer, out_dir: str | Path) -> None:
+    """`save_pretrained` (safetensors) with the tokenizer, replaced atomically."""
+    with atomic_dir(out_dir) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+
+
+def train(cfg: QaConfig, prepared_dir: str | Path, model_dir: str | Path, checkpoint_dir: str | Path,
+          callbacks: list | None = None, logger=False, **trainer_overrides: Any) -> dict[str, Any]:  # fmt: skip
+    """Fine-tune the configured encoder for extractive QA; save the best model to `model_dir`."""
+    started = time.perf_counter()
+    configure_threads(cfg.train.trainer)
+    L.seed_everything(cfg.train.seed, workers=True, verbose=False)
+    source = resolve_pretrained(cfg.model, key="qa.model")
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    model = AutoModelForQuestionAnswering.from_pretrained(source, use_safetensors=True)
+    model.train()  # from_pretrained returns eval mode; Lightning keeps module modes as they are
+    data = QaDataModule(prepared_dir, tokenizer, cfg)
+    module = QaModule(model, cfg)
+    throughput = Throughput(lambda batch: batch["attention_mask"].sum())
+    checkpoint, stopper = best_checkpoint_callbacks(
+        checkpoint_dir, "val/f1", cfg.train.early_stopping_patience
+    )
+    trainer = build_trainer(cfg.train.trainer, callbacks=[checkpoint, stopper, throughput, *(callbacks or [])],
+                            logger=logger, root_dir=checkpoint_dir, **trainer_overrides)  # fmt: skip
+    best = fit_and_restore_best(trainer, module, data, checkpoint, "val/f1")
+    if trainer.is_global_zero:
+        save_qa_model(module.model.cpu(), tokenizer, model_dir)
+    return {
+        "best_val_f1": best or 0.0,
+        "global_step": trainer.global_step,
+        "train_tokens_per_second": throughput.tokens_per_second,
+        "train_seconds": throughput.seconds,
+        "wall_seconds": time.perf_counter() - started,
+        "precision": str(trainer.precision),
+        "windows": {split: len(features) for split, features in data.features.items()},
+    }
+
+
+# ---------------------------------------------------------------------------------- predict
+
+
+def load_qa_model(model_dir: str | Path):
+    """A saved QA model and its tokenizer, in eval mode."""
+    model = AutoModelForQuestionAnswering.from_pretrained(str(model_dir), use_safetensors=True)
+    return model.eval(), AutoTokenizer.from_pretrained(str(model_dir))
+
+
+@torch.inference_mode()
+def answer(model, tokenizer, questions: list[str], contexts: list[str], max_length: int = 384,
+           doc_stride: int = 128, n_best: int = 20, max_answer_length: int = 30,
+           batch_size: int = 64) -> list[dict[str, Any]]:  # fmt: skip
+    """Per question: answer text (from the original context), character start/end and score,
+    chosen over every window of its context."""
+    features = encode(tokenizer, questions, contexts, None, max_length, doc_stride)
+    order = sorted(range(len(features)), key=lambda i: len(features[i].input_ids))
+    candidates = []
+    for start in range(0, len(order), batch_size):
+        chunk = [features[i] for i in order[start : start + batch_size]]
+        out = model(**model_inputs(collate(chunk, tokenizer.pad_token_id)))
+        for row, feature in enumerate(chunk):
+            candidate = best_span(feature, out.start_logits[row], out.end_logits[row], n_best,
+                                  max_answer_length)  # fmt: skip
+            if candidate is not None:
+                candidates.append(candidate)
+    return pick_answers(candidates, contexts)

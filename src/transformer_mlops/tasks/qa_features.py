@@ -1,0 +1,150 @@
+"""Extractive-QA features and post-processing: question + context windows, span selection.
+
+Pure functions over a fast Hugging Face tokenizer, shared by training, evaluation, prediction
+and serving. A context longer than one window is cut into overlapping windows (`doc_stride`
+tokens of overlap); each window knows its example and the character offsets of its context
+tokens, so a span chosen in any window maps back to the ORIGINAL context text.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+CLS_INDEX = 0  # windows without the answer point start and end here (SQuAD v1.1 convention)
+
+
+@dataclass
+class QaFeature:
+    """One model input: the question and one window of the context."""
+
+    example: int  # index of the question it came from
+    input_ids: list[int]
+    token_type_ids: list[int] | None
+    offsets: list[tuple[int, int] | None]  # character span in the context; None outside it
+    start_position: int = CLS_INDEX
+    end_position: int = CLS_INDEX
+
+
+def _answer_tokens(offsets: list[tuple[int, int] | None], start_char: int, end_char: int):
+    """Token indices (first, last) of a character span inside this window, or None."""
+    context = [i for i, span in enumerate(offsets) if span is not None]
+    if not context:
+        return None
+    if offsets[context[0]][0] > start_char or offsets[context[-1]][1] < end_char:
+        return None  # the answer is not wholly inside this window
+    first = next(i for i in context if offsets[i][1] > start_char)
+    last = next(i for i in reversed(context) if offsets[i][0] < end_char)
+    return first, last
+
+
+def encode(tokenizer, questions: list[str], contexts: list[str], answers: list[dict] | None,
+           max_length: int = 384, doc_stride: int = 128) -> list[QaFeature]:  # fmt: skip
+    """Windows of (question, context) pairs. Only the context is truncated; consecutive windows
+    overlap by `doc_stride` tokens. With `answers` (SQuAD shape: text + answer_start lists, the
+    first answer is the training target) each window gets start/end token labels, or CLS when
+    the answer is not inside it."""
+    encoded = tokenizer(
+        [q.lstrip() for q in questions],  # leading spaces only waste window room
+        contexts,
+        truncation="only_second",
+        max_length=max_length,
+        stride=doc_stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        padding=False,
+    )
+    features = []
+    for window, example in enumerate(encoded["overflow_to_sample_mapping"]):
+        sequence_ids = encoded.sequence_ids(window)
+        offsets = [
+            tuple(span) if side == 1 else None
+            for span, side in zip(encoded["offset_mapping"][window], sequence_ids, strict=True)
+        ]
+        feature = QaFeature(
+            example=example,
+            input_ids=encoded["input_ids"][window],
+            token_type_ids=encoded["token_type_ids"][window]
+            if "token_type_ids" in encoded
+            else None,
+            offsets=offsets,
+        )
+        if answers is not None:
+            answer = answers[example]
+            start_char = answer["answer_start"][0]
+            span = _answer_tokens(offsets, start_char, start_char + len(answer["text"][0]))
+            if span is not None:
+                feature.start_position, feature.end_position = span
+        features.append(feature)
+    return features
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """The best span of one window: logit score, probability and character offsets."""
+
+    example: int
+    score: float  # start logit + end logit (comparable across windows of one example)
+    probability: float  # p(start) * p(end) within the window's context tokens
+    start: int
+    end: int
+
+
+def best_span(feature: QaFeature, start_logits: torch.Tensor, end_logits: torch.Tensor,
+              n_best: int = 20, max_answer_length: int = 30) -> Candidate | None:  # fmt: skip
+    """The highest-scoring valid span of a window: among the `n_best` start and end positions,
+    both inside the context, end >= start, at most `max_answer_length` tokens long."""
+    length = len(feature.offsets)
+    start_logits, end_logits = start_logits[:length].float(), end_logits[:length].float()
+    in_context = torch.tensor([span is not None for span in feature.offsets])
+    if not in_context.any():
+        return None
+    start_logits = start_logits.masked_fill(~in_context, -math.inf)
+    end_logits = end_logits.masked_fill(~in_context, -math.inf)
+    k = min(n_best, int(in_context.sum()))
+    starts = start_logits.topk(k).indices.tolist()
+    ends = end_logits.topk(k).indices.tolist()
+    best = None
+    for s in starts:
+        for e in ends:
+            if e < s or e - s + 1 > max_answer_length:
+                continue
+            score = float(start_logits[s] + end_logits[e])
+            if best is None or score > best[0]:
+                best = (score, s, e)
+    if best is None:
+        return None
+    score, s, e = best
+    probability = float(start_logits.softmax(-1)[s] * end_logits.softmax(-1)[e])
+    return Candidate(
+        feature.example, score, probability, feature.offsets[s][0], feature.offsets[e][1]
+    )
+
+
+def pick_answers(candidates: list[Candidate], contexts: list[str]) -> list[dict[str, Any]]:
+    """Per example, the best candidate over all its windows: answer text cut from the original
+    context (casing and spacing kept), character span and probability. Examples without any
+    valid span get an empty answer."""
+    best: dict[int, Candidate] = {}
+    for candidate in candidates:
+        current = best.get(candidate.example)
+        if current is None or candidate.score > current.score:
+            best[candidate.example] = candidate
+    answers = []
+    for index, context in enumerate(contexts):
+        chosen = best.get(index)
+        if chosen is None:
+            answers.append({"answer": "", "start": 0, "end": 0, "score": 0.0})
+        else:
+            answers.append(
+                {
+                    "answer": context[chosen.start : chosen.end],
+                    "start": chosen.start,
+                    "end": chosen.end,
+                    "score": round(chosen.probability, 4),
+                }
+            )
+    return answers

@@ -1,0 +1,121 @@
+"""QA fine-tuning on a tiny synthetic sample: real Lightning, real MiniLM, a few steps."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from transformer_mlops.config import SyntheticConfig, parse_params
+from transformer_mlops.data.synthetic import generate
+from transformer_mlops.io import write_jsonl
+from transformer_mlops.tasks.qa import train
+
+
+@pytest.fixture(scope="module")
+def qa_cfg(default_params_raw):
+    raw = json.loads(json.dumps(default_params_raw))
+    raw["qa"].update(max_length=128, doc_stride=32)
+    raw["qa"]["train"] = {"batch_size": 16, "eval_batch_size": 32,
+                          "optimizer": {"lr": 1e-4, "warmup_steps": 2, "schedule": "linear"},
+                          "trainer": {"max_epochs": 1, "precision": "32-true", "log_every_n_steps": 2}}  # fmt: skip
+    return parse_params(raw).qa
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, qa_cfg):
+    root = tmp_path_factory.mktemp("qa")
+    data = generate("qa", SyntheticConfig(train=64, validation=24, test=16), seed=0)
+    for split, rows in data.items():
+        write_jsonl(root / "prepared" / f"{split}.jsonl", rows)
+    summary = train(
+        qa_cfg, root / "prepared", root / "model", root / "ckpt", enable_progress_bar=False
+    )
+    return root, summary
+
+
+def test_training_runs_and_reports(trained):
+    _, summary = trained
+    assert summary["windows"]["train"] >= 64
+    assert summary["global_step"] == -(-summary["windows"]["train"] // 16)
+    assert 0.0 <= summary["best_val_f1"] <= 100.0
+    assert summary["train_tokens_per_second"] > 0
+
+
+def test_saved_model_is_a_standard_hugging_face_qa_model(trained):
+    # transformers 5 removed the "question-answering" pipeline; the saved folder is what it
+    # (and transformers 4.x) loads: an AutoModelForQuestionAnswering in safetensors + tokenizer.
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    root, _ = trained
+    assert (root / "model" / "model.safetensors").is_file()
+    config = json.loads((root / "model" / "config.json").read_text())
+    assert config["architectures"] == ["BertForQuestionAnswering"]
+    model = AutoModelForQuestionAnswering.from_pretrained(str(root / "model")).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(root / "model"))
+    inputs = tokenizer("Where is John?", "Mary went to the kitchen.", return_tensors="pt")
+    out = model(**inputs)
+    assert out.start_logits.shape == out.end_logits.shape == inputs["input_ids"].shape
+
+
+def test_answers_come_from_the_original_context_even_over_many_windows(trained, qa_cfg):
+    from transformer_mlops.tasks.qa import answer, load_qa_model
+
+    root, _ = trained
+    model, tokenizer = load_qa_model(root / "model")
+    context = " ".join(f"Person{i} Smith travelled to the Harbour of Town{i}." for i in range(40))
+    assert len(tokenizer(context)["input_ids"]) > 3 * qa_cfg.max_length
+    (result,) = answer(model, tokenizer, ["Where did Person7 Smith travel?"], [context],
+                       qa_cfg.max_length, qa_cfg.doc_stride)  # fmt: skip
+    assert result["answer"] and context[result["start"] : result["end"]] == result["answer"]
+
+
+def test_evaluate_writes_metrics_errors_and_plots(trained, qa_cfg, tmp_path):
+    from transformer_mlops.evaluation.qa import evaluate
+    from transformer_mlops.tasks.qa import load_qa_model
+
+    root, _ = trained
+    model, tokenizer = load_qa_model(root / "model")
+    metrics = evaluate(model, tokenizer, root / "prepared", qa_cfg, tmp_path / "m.json", tmp_path / "e.json",
+                       tmp_path / "t.json", tmp_path / "p.png")  # fmt: skip
+    assert metrics["test/questions"] == 16
+    assert 0.0 <= metrics["test/exact_match"] <= metrics["test/f1"] <= 100.0
+    per_kind = metrics["test/per_kind"]
+    assert set(per_kind) <= {"single-supporting-fact", "two-supporting-facts"}
+    assert sum(k["questions"] for k in per_kind.values()) == 16
+    table = json.loads((tmp_path / "t.json").read_text())
+    assert sum(row["questions"] for row in table) == 16
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+    errors = json.loads((tmp_path / "e.json").read_text())
+    assert all(e["f1"] < 1.0 or e["predicted"] != e["gold"][0] for e in errors)
+
+
+def test_behaviour_checks_report_pass_rates(trained):
+    from transformer_mlops.evaluation.behaviour_qa import run_checks
+    from transformer_mlops.tasks.qa import load_qa_model
+
+    root, _ = trained
+    model, tokenizer = load_qa_model(root / "model")
+    report = run_checks(model, tokenizer, 128, 32)
+    assert [c["check"].split(":")[0] for c in report["checks"]] == [
+        "minimum_functionality", "invariance", "invariance", "equivariance"]  # fmt: skip
+    for check in report["checks"]:
+        assert check["cases"] >= 8 and 0.0 <= check["pass_rate"] <= 1.0
+        assert len(check["failures"]) == min(10, round((1 - check["pass_rate"]) * check["cases"]))
+
+
+def test_the_length_buckets_and_metrics_by_hand():
+    from transformer_mlops.evaluation.qa import length_bucket, qa_metrics, scored
+
+    assert [length_bucket(n) for n in (1, 50, 51, 600, 601)] == [
+        "1-50", "1-50", "51-100", "401-600", ">600"]  # fmt: skip
+    records = [
+        {"kind": "a", "answers": {"text": ["the red house"]}},
+        {"kind": "b", "answers": {"text": ["blue", "navy"]}},
+    ]
+    rows = scored(records, [{"answer": "Red house", "start": 0, "end": 9, "score": 0.9},
+                            {"answer": "dark navy", "start": 0, "end": 9, "score": 0.5}])  # fmt: skip
+    metrics = qa_metrics(records, rows)
+    assert metrics["test/exact_match"] == 50.0
+    assert metrics["test/f1"] == pytest.approx(100 * (1 + 2 / 3) / 2, abs=1e-3)
+    assert metrics["test/per_kind"]["b"] == {"exact_match": 0.0, "f1": 66.6667, "questions": 1}
