@@ -1,4 +1,5 @@
-"""DVC stage `evaluate_ner`: models/ner + test split -> reports/metrics/ner.json, errors, confusion plot."""
+"""DVC stage `evaluate_ner`: models/ner + test split -> reports/metrics/ner.json, errors, confusion
+plot, behavioural checks; all logged to the training stage's MLflow run."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from transformer_mlops.evaluation.ner import evaluate
 from transformer_mlops.io import write_json
 from transformer_mlops.runner import log, run_user_command, setup_logging
 from transformer_mlops.tasks.ner import load_ner_model
+from transformer_mlops.tracking import log_evaluation
 
 
 def main() -> None:
@@ -21,6 +23,10 @@ def main() -> None:
     write_json("reports/behaviour/ner.json", behaviour)
     for check in behaviour["checks"]:
         log.info("behaviour %s: pass rate %.2f", check["check"], check["pass_rate"])
+    log_evaluation("ner", {**metrics, "behaviour/overall_pass_rate": behaviour["overall_pass_rate"]},
+                   {"reports": ["reports/errors/ner.json", "reports/behaviour/ner.json",
+                                "reports/validation/ner.json", "params.yaml"],
+                    "plots": ["reports/plots/ner/confusion.png"]})  # fmt: skip
 
 
 if __name__ == "__main__":

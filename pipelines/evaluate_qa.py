@@ -1,5 +1,5 @@
 """DVC stage `evaluate_qa`: models/qa + test split -> reports/metrics/qa.json, errors, plots,
-behavioural checks."""
+behavioural checks; all logged to the training stage's MLflow run."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from transformer_mlops.evaluation.qa import evaluate
 from transformer_mlops.io import write_json
 from transformer_mlops.runner import log, run_user_command, setup_logging
 from transformer_mlops.tasks.qa import load_qa_model
+from transformer_mlops.tracking import log_evaluation
 
 
 def main() -> None:
@@ -23,6 +24,11 @@ def main() -> None:
     write_json("reports/behaviour/qa.json", behaviour)
     for check in behaviour["checks"]:
         log.info("behaviour %s: pass rate %.2f", check["check"], check["pass_rate"])
+    log_evaluation("qa", {**metrics, "behaviour/overall_pass_rate": behaviour["overall_pass_rate"]},
+                   {"reports": ["reports/errors/qa.json", "reports/behaviour/qa.json",
+                                "reports/validation/qa.json", "params.yaml"],
+                    "plots": ["reports/plots/qa/f1_by_context_length.png",
+                              "reports/plots/qa/f1_by_context_length.json"]})  # fmt: skip
 
 
 if __name__ == "__main__":

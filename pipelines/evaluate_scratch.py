@@ -1,11 +1,15 @@
-"""DVC stage `evaluate_scratch`: models/scratch + test split -> reports/metrics/scratch.json."""
+"""DVC stage `evaluate_scratch`: models/scratch + test split -> reports/metrics/scratch.json, errors,
+attention plots; all logged to the training stage's MLflow run."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from transformer_mlops.config import load_params
 from transformer_mlops.evaluation.seq2seq import evaluate
 from transformer_mlops.runner import log, run_user_command, setup_logging
 from transformer_mlops.tasks.seq2seq import load_scratch_model
+from transformer_mlops.tracking import log_evaluation
 
 
 def main() -> None:
@@ -17,6 +21,10 @@ def main() -> None:
                        plots_dir="reports/plots/scratch/attention")  # fmt: skip
     log.info("scratch test: exact match %.4f, BLEU %.2f, chrF %.2f",
              metrics["test/exact_match"], metrics["test/bleu"], metrics["test/chrf"])  # fmt: skip
+    plots = sorted(str(p) for p in Path("reports/plots/scratch").rglob("*") if p.is_file())
+    log_evaluation("scratch", metrics,
+                   {"reports": ["reports/errors/scratch.json", "reports/validation/seq2seq.json",
+                                "params.yaml"], "plots": plots})  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""DVC stage `finetune_ner`: params `ner.*` + prepared data -> models/ner/ (save_pretrained)."""
+"""DVC stage `finetune_ner`: params `ner.*` + prepared data -> models/ner/ (save_pretrained),
+reports/speed/ner.json, and an MLflow run (id in reports/runs/ner.json)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,17 @@ from transformer_mlops.io import write_json
 from transformer_mlops.runner import log, run_user_command, setup_logging
 from transformer_mlops.tasks.ner import train
 from transformer_mlops.tasks.trainer import speed_report
+from transformer_mlops.tracking import lightning_logger, log_speed, stage_run
 
 
 def main() -> None:
     cfg = load_params().ner
-    summary = train(cfg, "data/prepared/ner", "models/ner", "checkpoints/ner")
-    write_json("reports/speed/ner.json", speed_report(summary))
+    with stage_run("ner", "finetune_ner", cfg.model_dump(), data_task="ner") as run:
+        summary = train(cfg, "data/prepared/ner", "models/ner", "checkpoints/ner",
+                        logger=lightning_logger(run))  # fmt: skip
+        speed = speed_report(summary)
+        write_json("reports/speed/ner.json", speed)
+        log_speed(run, speed)
     log.info(
         "fine-tuned NER: best val F1 %.4f after %d steps",
         summary["best_val_f1"],

@@ -1,4 +1,5 @@
-"""DVC stage `finetune_qa`: params `qa.*` + prepared data -> models/qa/ (save_pretrained)."""
+"""DVC stage `finetune_qa`: params `qa.*` + prepared data -> models/qa/ (save_pretrained),
+reports/speed/qa.json, and an MLflow run (id in reports/runs/qa.json)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,17 @@ from transformer_mlops.io import write_json
 from transformer_mlops.runner import log, run_user_command, setup_logging
 from transformer_mlops.tasks.qa import train
 from transformer_mlops.tasks.trainer import speed_report
+from transformer_mlops.tracking import lightning_logger, log_speed, stage_run
 
 
 def main() -> None:
     cfg = load_params().qa
-    summary = train(cfg, "data/prepared/qa", "models/qa", "checkpoints/qa")
-    write_json("reports/speed/qa.json", speed_report(summary))
+    with stage_run("qa", "finetune_qa", cfg.model_dump(), data_task="qa") as run:
+        summary = train(cfg, "data/prepared/qa", "models/qa", "checkpoints/qa",
+                        logger=lightning_logger(run))  # fmt: skip
+        speed = speed_report(summary)
+        write_json("reports/speed/qa.json", speed)
+        log_speed(run, speed)
     log.info(
         "fine-tuned QA: best val F1 %.2f after %d steps",
         summary["best_val_f1"],

@@ -1,4 +1,5 @@
-"""DVC stage `train_scratch`: params `seq2seq.*` + prepared data -> models/scratch/ + speed/plots."""
+"""DVC stage `train_scratch`: params `seq2seq.*` + prepared data -> models/scratch/, speed and
+loss plots, and an MLflow run (id in reports/runs/scratch.json)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,20 @@ from transformer_mlops.io import write_json
 from transformer_mlops.runner import log, run_user_command, setup_logging
 from transformer_mlops.tasks.seq2seq import train
 from transformer_mlops.tasks.trainer import speed_report
+from transformer_mlops.tracking import lightning_logger, log_speed, stage_run
 
 
 def main() -> None:
     cfg = load_params().seq2seq
-    summary = train(cfg, "data/prepared/seq2seq", "models/scratch", "checkpoints/scratch")
-    history = summary.pop("history")
-    write_json("reports/plots/scratch/train_loss.json", history["train"])
-    write_json("reports/plots/scratch/val.json", history["val"])
-    write_json("reports/speed/scratch.json", speed_report(summary))
+    with stage_run("scratch", "train_scratch", cfg.model_dump(), data_task="seq2seq") as run:
+        summary = train(cfg, "data/prepared/seq2seq", "models/scratch", "checkpoints/scratch",
+                        logger=lightning_logger(run))  # fmt: skip
+        history = summary.pop("history")
+        write_json("reports/plots/scratch/train_loss.json", history["train"])
+        write_json("reports/plots/scratch/val.json", history["val"])
+        speed = speed_report(summary)
+        write_json("reports/speed/scratch.json", speed)
+        log_speed(run, speed)
     log.info("trained scratch model: best val exact match %.4f after %d steps",
              summary["best_val_exact_match"], summary["global_step"])  # fmt: skip
 

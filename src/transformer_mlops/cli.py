@@ -67,11 +67,33 @@ def _require_text(texts: list[str], command: str) -> None:
         raise UserError(f"{command}: empty text; give at least one non-blank input")
 
 
+def _is_registry_uri(model: str) -> bool:
+    return model.startswith(("models:/", "runs:/"))
+
+
+def _predict_registered(model: str, inputs: list) -> list:
+    """Predict through the registered pyfunc (e.g. models:/ner@champion)."""
+    import mlflow
+
+    from transformer_mlops.errors import UserError
+    from transformer_mlops.tracking import redact, tracking_uri
+
+    mlflow.set_tracking_uri(tracking_uri())
+    try:
+        loaded = mlflow.pyfunc.load_model(model)
+    except Exception as error:  # MlflowException, OSError: say which URI and where
+        raise UserError(
+            f"{model}: cannot load it from {redact(tracking_uri())} ({error})"
+        ) from None
+    results = loaded.predict(inputs)
+    return [r.model_dump() if hasattr(r, "model_dump") else r for r in results]
+
+
 @predict_app.command("scratch")
 def predict_scratch(
     texts: Annotated[list[str], typer.Argument(help="input text(s), e.g. '3rd of March 1987'")],
     model: Annotated[
-        str, typer.Option(help="directory written by train_scratch")
+        str, typer.Option(help="directory written by train_scratch, or models:/scratch@champion")
     ] = "models/scratch",
     max_tokens: Annotated[int, typer.Option(help="longest output")] = 64,
 ) -> None:
@@ -80,6 +102,10 @@ def predict_scratch(
 
     def work() -> None:
         _require_text(texts, "predict scratch")
+        if _is_registry_uri(model):
+            for text, output in zip(texts, _predict_registered(model, texts), strict=True):
+                typer.echo(json.dumps({"input": text, "output": output}, ensure_ascii=False))
+            return
         from transformer_mlops.tasks.seq2seq import load_scratch_model, translate
 
         try:
@@ -100,13 +126,19 @@ def predict_ner(
     texts: Annotated[
         list[str], typer.Argument(help="sentence(s), e.g. 'Angela Merkel met Tim Cook in Paris.'")
     ],
-    model: Annotated[str, typer.Option(help="directory written by finetune_ner")] = "models/ner",
+    model: Annotated[
+        str, typer.Option(help="directory written by finetune_ner, or models:/ner@champion")
+    ] = "models/ner",
 ) -> None:
     """Entity spans (text, type, start, end, score) with character offsets into each input."""
     from transformer_mlops.errors import UserError
 
     def work() -> None:
         _require_text(texts, "predict ner")
+        if _is_registry_uri(model):
+            for result in _predict_registered(model, texts):
+                typer.echo(json.dumps(result, ensure_ascii=False))
+            return
         from transformer_mlops.tasks.ner import load_ner_model, predict_spans
 
         try:
@@ -125,7 +157,9 @@ def predict_ner(
 def predict_qa(
     questions: Annotated[list[str], typer.Argument(help="question(s) about the context")],
     context: Annotated[str, typer.Option("--context", help="the text to answer from")],
-    model: Annotated[str, typer.Option(help="directory written by finetune_qa")] = "models/qa",
+    model: Annotated[
+        str, typer.Option(help="directory written by finetune_qa, or models:/qa@champion")
+    ] = "models/qa",
     params: ParamsOpt = "params.yaml",
 ) -> None:
     """Answer text, character span (start, end) in the context and score, per question.
@@ -134,6 +168,11 @@ def predict_qa(
 
     def work() -> None:
         _require_text([*questions, context], "predict qa")
+        if _is_registry_uri(model):
+            asked = [{"question": q, "context": context} for q in questions]
+            for question, result in zip(questions, _predict_registered(model, asked), strict=True):
+                typer.echo(json.dumps({"question": question, **result}, ensure_ascii=False))
+            return
         from transformer_mlops.tasks.qa import answer, load_qa_model
 
         cfg = load_params(params).qa
@@ -147,6 +186,78 @@ def predict_qa(
                        cfg.doc_stride, cfg.n_best, cfg.max_answer_length)  # fmt: skip
         for question, result in zip(questions, found, strict=True):
             typer.echo(json.dumps({"question": question, **result}, ensure_ascii=False))
+
+    run_user_command(work)
+
+
+ModelTask = Annotated[str, typer.Argument(help="scratch, ner or qa (the registered model)")]
+
+
+def _registered_task(task: str) -> str:
+    from transformer_mlops.errors import UserError
+    from transformer_mlops.registry import GATES
+
+    if task not in GATES:
+        raise UserError(f"unknown model {task!r}; expected one of {list(GATES)}")
+    return task
+
+
+@app.command()
+def rollback(task: ModelTask) -> None:
+    """Move the `champion` alias back to the previous champion (recorded in the registry)."""
+
+    def work() -> None:
+        from transformer_mlops.registry import rollback as roll_back
+
+        move = roll_back(_registered_task(task))
+        typer.echo(json.dumps(move))
+
+    run_user_command(work)
+
+
+@app.command()
+def serve(
+    task: ModelTask,
+    alias: Annotated[str, typer.Option(help="registry alias to serve")] = "champion",
+    host: Annotated[str, typer.Option(help="bind address (loopback by default)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 5001,
+) -> None:
+    """Serve a registered model over HTTP (`mlflow models serve`, POST /invocations)."""
+    import os
+    import subprocess
+    import sys
+
+    def work() -> None:
+        from transformer_mlops.tracking import tracking_uri
+
+        uri = f"models:/{_registered_task(task)}@{alias}"
+        env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri()}
+        command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", uri, "--env-manager", "local",
+                   "--host", host, "--port", str(port)]  # fmt: skip
+        typer.echo(f"serving {uri} on http://{host}:{port}/invocations", err=True)
+        raise SystemExit(subprocess.call(command, env=env))
+
+    run_user_command(work)
+
+
+@app.command()
+def compare(
+    task: ModelTask,
+    limit: Annotated[int, typer.Option(help="most recent runs to show")] = 20,
+    plot: Annotated[str, typer.Option(help="where to write the plot")] = "",
+) -> None:
+    """The task's MLflow runs, best first: params that differ, key metric, throughput."""
+
+    def work() -> None:
+        from transformer_mlops.compare import format_table, plot_runs, runs_table
+
+        rows, differing, key = runs_table(_registered_task(task), limit)
+        typer.echo(format_table(rows))
+        if rows:
+            path = plot or f"reports/plots/compare/{task}.png"
+            plot_runs(rows, key, path)
+            typer.echo(f"\n{len(rows)} runs; params that differ: {', '.join(differing) or 'none'}; "
+                       f"plot: {path}")  # fmt: skip
 
     run_user_command(work)
 

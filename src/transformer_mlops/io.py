@@ -71,6 +71,12 @@ def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
     return len(lines)
 
 
+def read_json_if_exists(path: str | Path) -> Any | None:
+    """The JSON in `path`, or None when the file does not exist."""
+    path = Path(path)
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """Read JSON lines written by `write_jsonl`."""
     with open(path, encoding="utf-8") as handle:

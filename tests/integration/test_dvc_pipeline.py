@@ -129,3 +129,27 @@ def test_ner_stages_fine_tune_evaluate_and_check_behaviour(project):
     assert json.loads((project / "models/ner/config.json").read_text())["id2label"]["0"] == "O"
     assert (project / "reports/plots/ner/confusion.png").is_file()
     assert json.loads((project / "reports/speed/ner.json").read_text())["train/steps"] == 4
+
+
+def test_qa_stages_fine_tune_evaluate_and_check_behaviour(project):
+    def tiny_qa(raw):
+        shrink(raw)
+        raw["qa"].update(max_length=160, doc_stride=48)
+        raw["qa"]["train"].update(batch_size=50)
+        raw["qa"]["train"]["trainer"].update(max_epochs=1)
+
+    edit_params(project, tiny_qa)
+    run(["dvc", "repro", "evaluate_qa"], project)
+    metrics = json.loads((project / "reports/metrics/qa.json").read_text())
+    assert metrics["test/questions"] == 40 and "test/per_kind" in metrics
+    assert 0.0 <= metrics["test/exact_match"] <= metrics["test/f1"] <= 100.0
+    behaviour = json.loads((project / "reports/behaviour/qa.json").read_text())
+    assert len(behaviour["checks"]) == 4
+    assert (project / "models/qa/model.safetensors").is_file()
+    assert (project / "reports/plots/qa/f1_by_context_length.png").is_file()
+    speed = json.loads((project / "reports/speed/qa.json").read_text())
+    assert speed["train/steps"] == -(-speed["train/windows"]["train"] // 50)
+    answer = run(["tmlops", "predict", "qa", "--context", "Mary went to the kitchen.",
+                  "Where is Mary?"], project)  # fmt: skip
+    result = json.loads(answer.stdout)
+    assert "Mary went to the kitchen."[result["start"] : result["end"]] == result["answer"]

@@ -1,0 +1,31 @@
+"""DVC stage `register`: each task's evaluated model -> a new registered version in MLflow,
+alias `challenger`, and `champion` only through the promotion gate -> reports/registry.json."""
+
+from __future__ import annotations
+
+from transformer_mlops.config import load_params
+from transformer_mlops.io import write_json
+from transformer_mlops.registry import GATES, REGISTRY_REPORT, register
+from transformer_mlops.runner import log, run_user_command, setup_logging
+from transformer_mlops.tracking import is_global_zero
+
+
+def main() -> None:
+    if not is_global_zero():
+        return
+    params = load_params()
+    model_configs = {
+        "scratch": {"max_tokens": 64},
+        "ner": {"max_length": params.ner.max_length},
+        "qa": {key: getattr(params.qa, key)
+               for key in ("max_length", "doc_stride", "n_best", "max_answer_length")},
+    }  # fmt: skip
+    report = {task: register(task, model_configs[task]) for task in GATES}
+    write_json(REGISTRY_REPORT, report)
+    for task, entry in report.items():
+        log.info("%s: version %s, %s", task, entry["version"], entry["decision"])
+
+
+if __name__ == "__main__":
+    setup_logging()
+    run_user_command(main)

@@ -1,0 +1,209 @@
+"""The model registry: log each trained model to its run, register it, and gate promotion.
+
+Per task (scratch, ner, qa) the `register` stage
+1. logs the model to the training stage's MLflow run as a pyfunc (see `serving`), NER also with
+   the transformers flavor, and registers it as a new version of the registered model `<task>`;
+   a run already registered is not registered twice (a no-op re-run stays a no-op);
+2. gives the new version the alias `challenger`;
+3. moves `champion` to it only if its test metric beats the champion's on the same test data
+   (the DVC md5 of the test split), or there is no champion yet.
+Every alias move (who, when, why, old and new version) is kept in the registered model's
+`alias_history` tag and the version's `promotion` tag; `reports/registry.json` holds the
+decisions and the history. `rollback` moves `champion` back to the previous champion.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from transformer_mlops.errors import UserError
+from transformer_mlops.io import read_json_if_exists, write_json
+from transformer_mlops.tracking import dvc_md5, recorded_run_id, tracking_uri
+
+log = logging.getLogger(__name__)
+
+REGISTRY_REPORT = Path("reports/registry.json")
+
+
+# What decides promotion for each task: (metrics file, key, data task, model dir).
+GATES = {
+    "scratch": ("reports/metrics/scratch.json", "test/exact_match", "seq2seq", "models/scratch"),
+    "ner": ("reports/metrics/ner.json", "test/f1", "ner", "models/ner"),
+    "qa": ("reports/metrics/qa.json", "test/f1", "qa", "models/qa"),
+}
+HISTORY_TAG = "alias_history"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _client():
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(tracking_uri())
+    return MlflowClient()
+
+
+def _version_by_alias(client, name: str, alias: str):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def _history(client, name: str) -> list[dict[str, Any]]:
+    tags = client.get_registered_model(name).tags
+    return json.loads(tags.get(HISTORY_TAG, "[]"))
+
+
+def move_alias(client, name: str, alias: str, version: str, why: str) -> dict[str, Any]:
+    """Point `alias` at `version` and record the move on the model and the version."""
+    old = _version_by_alias(client, name, alias)
+    move = {"alias": alias, "from": old.version if old else None, "to": str(version),
+            "who": _who(), "when": _now(), "why": why}  # fmt: skip
+    client.set_registered_model_alias(name, alias, str(version))
+    history = [*_history(client, name), move]
+    client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
+    client.set_model_version_tag(name, str(version), f"{alias}.moved", json.dumps(move))
+    return move
+
+
+def _existing_version(client, name: str, run_id: str):
+    for version in client.search_model_versions(f"name='{name}'"):
+        if version.run_id == run_id:
+            return version
+    return None
+
+
+def log_and_register(task: str, run_id: str, model_dir: str, model_config: dict[str, Any]):
+    """Log the task's model into its run and register it; returns the new model version."""
+    import mlflow
+
+    from transformer_mlops.serving import INPUT_EXAMPLES, PYFUNC_MODELS
+
+    requirements = _pip_requirements()
+    with mlflow.start_run(run_id=run_id):
+        if task == "ner":  # the standard flavor too, for users of mlflow.transformers
+            from transformer_mlops.tasks.ner import load_ner_model
+
+            model, tokenizer = load_ner_model(model_dir)
+            mlflow.transformers.log_model(
+                transformers_model={"model": model, "tokenizer": tokenizer},
+                name="transformers", task="token-classification", pip_requirements=requirements,
+            )  # fmt: skip
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=PYFUNC_MODELS[task](),
+            artifacts={"model": model_dir},
+            model_config=model_config,
+            input_example=INPUT_EXAMPLES[task],
+            pip_requirements=requirements,
+            registered_model_name=task,
+        )
+    client = _client()
+    return client.get_model_version(task, str(info.registered_model_version))
+
+
+def _pip_requirements() -> list[str]:
+    """Pinned requirements of the served model (explicit: inference would pull torchvision)."""
+    from importlib.metadata import version
+
+    packages = ["torch", "transformers", "tokenizers", "mlflow", "pydantic", "safetensors"]
+    return [f"{p}=={version(p)}" for p in packages] + [
+        f"transformer-mlops=={version('transformer-mlops')}"
+    ]
+
+
+def register(task: str, model_config: dict[str, Any]) -> dict[str, Any]:
+    """Register the task's latest run and apply the promotion gate; returns the decision."""
+    metrics_path, key, data_task, model_dir = GATES[task]
+    metrics = read_json_if_exists(metrics_path)
+    if metrics is None:
+        raise UserError(f"{metrics_path}: missing; run the task's evaluation stage first")
+    run_id = recorded_run_id(task)
+    if run_id is None:
+        raise UserError(
+            f"reports/runs/{task}.json: no MLflow run recorded; run the training stage first"
+        )
+    value = float(metrics[key])
+    test_md5 = dvc_md5(Path("data/prepared") / data_task / "test.jsonl")
+    client = _client()
+    version = _existing_version(client, task, run_id) if client.search_registered_models(
+        f"name='{task}'") else None  # fmt: skip
+    if version is None:
+        version = log_and_register(task, run_id, model_dir, model_config)
+        for tag, tag_value in {key: value, "test_data_md5": test_md5, "metric": key}.items():
+            client.set_model_version_tag(task, version.version, tag, str(tag_value))
+        moves = [move_alias(client, task, "challenger", version.version, "new version")]
+    else:
+        moves = []  # already registered: the decision below is recomputed, nothing re-logged
+    champion = _version_by_alias(client, task, "champion")
+    champion_value = float(champion.tags[key]) if champion and key in champion.tags else None
+    if champion is not None and champion.version == version.version:
+        decision = "already champion"
+    elif champion is None:
+        decision = "promoted: no champion yet"
+    elif champion.tags.get("test_data_md5") != test_md5:
+        decision = "kept champion: its test data differs (not comparable)"
+    elif value > champion_value:
+        decision = f"promoted: {key} {value:.4f} > champion {champion_value:.4f}"
+    else:
+        decision = f"kept champion: {key} {value:.4f} <= champion {champion_value:.4f}"
+    if decision.startswith("promoted"):
+        moves.append(move_alias(client, task, "champion", version.version, decision))
+    client.set_model_version_tag(task, version.version, "gate", decision)
+    log.info("registry %s: version %s, %s", task, version.version, decision)
+    return {
+        "version": str(version.version),
+        "run_id": run_id,
+        "metric": key,
+        "value": value,
+        "champion_before": champion.version if champion else None,
+        "champion_value_before": champion_value,
+        "test_data_md5": test_md5,
+        "decision": decision,
+        "moves": moves,
+        "history": _history(client, task),
+    }
+
+
+def rollback(task: str) -> dict[str, Any]:
+    """Move `champion` back to the version that held it before the current one."""
+    client = _client()
+    champion = _version_by_alias(client, task, "champion")
+    if champion is None:
+        raise UserError(f"registered model {task!r} has no champion to roll back")
+    arrivals = [m for m in _history(client, task)
+                if m["alias"] == "champion" and m["to"] == str(champion.version)]  # fmt: skip
+    previous = arrivals[-1]["from"] if arrivals else None
+    if previous is None:
+        raise UserError(
+            f"registered model {task!r}: version {champion.version} was the first champion; "
+            "there is nothing to roll back to"
+        )
+    move = move_alias(
+        client, task, "champion", previous, f"rollback from version {champion.version}"
+    )
+    report = read_json_if_exists(REGISTRY_REPORT) or {}
+    entry = report.get(task, {})
+    entry["history"] = _history(client, task)
+    entry["rolled_back"] = move
+    report[task] = entry
+    write_json(REGISTRY_REPORT, report)
+    return move

@@ -1,0 +1,277 @@
+"""MLflow tracking for the pipeline's stages: one experiment per task, one run per training stage.
+
+- `MLFLOW_TRACKING_URI` is respected; the default is an embedded SQLite store `mlflow.db` in the
+  project root with artifacts under `mlartifacts/` (both git-ignored).
+- A training stage opens the run (`stage_run`), Lightning's MLFlowLogger streams step/epoch
+  metrics into it, and `reports/runs/<task>.json` records its id: the evaluation and register
+  stages reopen the same run, and a DVC experiment leads to its MLflow run.
+- Lineage tags: git commit and dirty flag, the DVC stage, and the DVC hashes (md5, computed as
+  DVC does) of the prepared data and validation report the run saw; the prepared splits are
+  also logged as MLflow dataset inputs with the DVC hash as digest.
+- Only global rank 0 talks to MLflow; credentials in the URI never reach logs or tags.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from transformer_mlops.errors import UserError
+from transformer_mlops.io import read_json_if_exists, write_json
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URI = "sqlite:///mlflow.db"
+ARTIFACT_DIR = "mlartifacts"
+RUNS_DIR = Path("reports/runs")
+
+
+class TrackingError(UserError):
+    """The tracking server cannot be used (unreachable, refused)."""
+
+
+def tracking_uri() -> str:
+    """`MLFLOW_TRACKING_URI`, or the embedded SQLite store in the working directory."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+
+
+def redact(uri: str) -> str:
+    """The URI without user:password (safe for logs, tags and error messages)."""
+    parts = urlsplit(uri)
+    if parts.password is None and parts.username is None:
+        return uri
+    host = parts.hostname or ""
+    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def is_global_zero() -> bool:
+    """True in the process that owns MLflow: rank 0 of a DDP job (read from the launcher's
+    environment, before Lightning starts), or a plain single process."""
+    if "RANK" in os.environ:
+        return os.environ["RANK"] == "0"
+    return os.environ.get("NODE_RANK", "0") == "0" and os.environ.get("LOCAL_RANK", "0") == "0"
+
+
+def ensure_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail before any training when an HTTP tracking server does not answer."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    health = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(health, timeout=timeout) as response:
+            if response.status == 200:
+                return
+            problem = f"HTTP {response.status}"
+    except urllib.error.HTTPError as error:
+        problem = f"HTTP {error.code}"
+    except (urllib.error.URLError, OSError) as error:
+        problem = str(getattr(error, "reason", error))
+    raise TrackingError(
+        f"MLflow tracking server {redact(uri)} is not reachable ({problem}). Start it "
+        "(`mlflow server --host 127.0.0.1 --port 5000`), fix MLFLOW_TRACKING_URI, or unset it "
+        "to use the embedded store sqlite:///mlflow.db"
+    )
+
+
+# ------------------------------------------------------------------------------- lineage
+
+
+def _md5_file(path: Path) -> str:
+    digest = hashlib.md5()  # DVC's content hash, not for security
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def dvc_md5(path: str | Path) -> str:
+    """The hash DVC records in dvc.lock: md5 of a file, or `<md5>.dir` of a directory listing."""
+    path = Path(path)
+    if path.is_file():
+        return _md5_file(path)
+    entries = sorted(
+        ({"md5": _md5_file(p), "relpath": p.relative_to(path).as_posix()}
+         for p in path.rglob("*") if p.is_file()),
+        key=lambda entry: entry["relpath"],
+    )  # fmt: skip
+    listing = json.dumps(entries, sort_keys=True).encode()
+    return hashlib.md5(listing).hexdigest() + ".dir"
+
+
+def git_state() -> dict[str, str]:
+    """Commit and dirty flag of the working tree ('unknown' outside git)."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout
+
+    try:
+        commit = git("rev-parse", "HEAD").strip()
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no").strip())
+    except (OSError, subprocess.CalledProcessError):
+        return {"git.commit": "unknown", "git.dirty": "unknown"}
+    return {"git.commit": commit, "git.dirty": str(dirty).lower()}
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"train": {"lr": 1}} -> {"train.lr": 1}; lists stay whole values."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+# ---------------------------------------------------------------------------------- runs
+
+
+def _experiment(mlflow, task: str, uri: str) -> str:
+    """The task's experiment id; with the embedded store its artifacts go to mlartifacts/<task>."""
+    name = f"transformer-mlops-{task}"
+    found = mlflow.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    location = None
+    if uri.startswith("sqlite:") or uri.startswith("file:"):
+        location = (Path(ARTIFACT_DIR) / task).resolve().as_uri()
+    return mlflow.create_experiment(name, artifact_location=location)
+
+
+def run_record_path(task: str) -> Path:
+    return RUNS_DIR / f"{task}.json"
+
+
+def recorded_run_id(task: str) -> str | None:
+    """The run id a training stage wrote to reports/runs/<task>.json, if any."""
+    record = read_json_if_exists(run_record_path(task))
+    return record.get("run_id") if record else None
+
+
+def log_data_inputs(mlflow, data_task: str) -> dict[str, str]:
+    """Each prepared split of `data_task` as an MLflow dataset input (digest = its DVC md5);
+    returns lineage tags: DVC hashes of the prepared data, the test split, the validation report."""
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+
+    prepared_dir = Path("data/prepared") / data_task
+    contexts = {"train": "training", "validation": "validation", "test": "testing"}
+    for split, context in contexts.items():
+        path = prepared_dir / f"{split}.jsonl"
+        if not path.is_file():
+            continue
+        source = resolve_dataset_source(path.resolve().as_uri())
+        dataset = MetaDataset(source, name=f"{data_task}-{split}", digest=dvc_md5(path)[:32])
+        mlflow.log_input(dataset, context=context)
+    tags = {f"data.{prepared_dir.as_posix()}": dvc_md5(prepared_dir)}
+    validation_report = Path("reports/validation") / f"{data_task}.json"
+    if validation_report.is_file():
+        tags[f"data.{validation_report.as_posix()}"] = dvc_md5(validation_report)
+    test = prepared_dir / "test.jsonl"
+    if test.is_file():
+        tags["data.test_md5"] = dvc_md5(test)
+    return tags
+
+
+@contextlib.contextmanager
+def stage_run(task: str, stage: str, params: dict[str, Any], data_task: str,
+              resume_run_id: str | None = None) -> Iterator[Any]:  # fmt: skip
+    """Open the training run of a stage (rank 0 only; other ranks get None). `task` names the
+    experiment, run record and registered model (scratch, ner, qa); `data_task` the prepared data.
+
+    Logs flattened params, lineage tags and data inputs, yields the active run, and records
+    its id in reports/runs/<task>.json. `resume_run_id` continues an interrupted run.
+    """
+    if not is_global_zero():
+        yield None
+        return
+    import mlflow
+
+    uri = tracking_uri()
+    ensure_reachable(uri)
+    mlflow.set_tracking_uri(uri)
+    experiment_id = _experiment(mlflow, task, uri)
+    with mlflow.start_run(run_id=resume_run_id, experiment_id=None if resume_run_id else experiment_id,
+                          run_name=None if resume_run_id else stage) as run:  # fmt: skip
+        if resume_run_id is None:
+            mlflow.log_params({k: json.dumps(v) if isinstance(v, list | dict) else v
+                               for k, v in flatten(params).items()})  # fmt: skip
+        tags = {"dvc.stage": stage, "task": task, **git_state(),
+                **log_data_inputs(mlflow, data_task)}  # fmt: skip
+        mlflow.set_tags(tags)
+        write_json(run_record_path(task), {"run_id": run.info.run_id, "experiment_id": experiment_id,
+                                           "stage": stage, "tracking_uri": redact(uri)})  # fmt: skip
+        log.info("MLflow run %s (experiment %s) at %s", run.info.run_id, experiment_id, redact(uri))
+        yield run
+
+
+def lightning_logger(run):
+    """An MLFlowLogger writing step/epoch metrics into `run` (None on ranks > 0: no logger)."""
+    if run is None:
+        return False
+    from lightning.pytorch.loggers import MLFlowLogger
+
+    class _MetricsOnly(MLFlowLogger):
+        def log_hyperparams(self, params, *args, **kwargs) -> None:
+            """The stage logs its params itself, flattened from params.yaml."""
+
+    return _MetricsOnly(tracking_uri=tracking_uri(), run_id=run.info.run_id, log_model=False)
+
+
+@contextlib.contextmanager
+def reopen_run(task: str) -> Iterator[Any]:
+    """Reopen the run the task's training stage recorded (evaluation / register stages)."""
+    run_id = recorded_run_id(task)
+    if run_id is None:
+        raise UserError(
+            f"{run_record_path(task)}: no MLflow run recorded; run the task's training stage first"
+        )
+    import mlflow
+
+    uri = tracking_uri()
+    ensure_reachable(uri)
+    mlflow.set_tracking_uri(uri)
+    with mlflow.start_run(run_id=run_id) as run:
+        yield run
+
+
+def log_numeric_metrics(mlflow, metrics: dict[str, Any], prefix: str = "") -> None:
+    """Log every number of a (nested) metrics dict; MLflow keys use '/' and '.' as given."""
+    flat = flatten(metrics, prefix)
+    mlflow.log_metrics({k: float(v) for k, v in flat.items()
+                        if isinstance(v, int | float) and not isinstance(v, bool)})  # fmt: skip
+
+
+def log_speed(run, speed: dict[str, Any]) -> None:
+    """Throughput and wall time of the training stage into its run (no-op on ranks > 0)."""
+    if run is None:
+        return
+    import mlflow
+
+    log_numeric_metrics(mlflow, speed)
+
+
+def log_evaluation(task: str, metrics: dict[str, Any], artifacts: dict[str, list[str]]) -> None:
+    """Test metrics and report files into the task's training run (rank 0, after evaluation).
+    `artifacts` maps an artifact folder to files; missing files are skipped."""
+    with reopen_run(task) as run:
+        import mlflow
+
+        log_numeric_metrics(mlflow, metrics)
+        for folder, paths in artifacts.items():
+            for path in paths:
+                if Path(path).is_file():
+                    mlflow.log_artifact(path, artifact_path=folder)
+        log.info("logged evaluation of %s to MLflow run %s", task, run.info.run_id)
