@@ -9,7 +9,7 @@ from transformer_mlops.evaluation.qa import evaluate
 from transformer_mlops.io import write_json
 from transformer_mlops.runner import log, run_user_command, setup_logging
 from transformer_mlops.tasks.qa import load_qa_model
-from transformer_mlops.tracking import log_evaluation
+from transformer_mlops.tracking.runs import log_evaluation
 
 
 def main() -> None:

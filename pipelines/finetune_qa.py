@@ -8,7 +8,7 @@ from transformer_mlops.io import write_json
 from transformer_mlops.runner import log, run_user_command, setup_logging
 from transformer_mlops.tasks.qa import train
 from transformer_mlops.tasks.trainer import speed_report
-from transformer_mlops.tracking import lightning_logger, log_speed, stage_run
+from transformer_mlops.tracking.runs import lightning_logger, log_speed, stage_run
 
 
 def main() -> None:

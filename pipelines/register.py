@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from transformer_mlops.config import load_params
 from transformer_mlops.io import write_json
-from transformer_mlops.registry import GATES, REGISTRY_REPORT, register
 from transformer_mlops.runner import log, run_user_command, setup_logging
-from transformer_mlops.tracking import is_global_zero
+from transformer_mlops.tracking.registry import GATES, REGISTRY_REPORT, register
+from transformer_mlops.tracking.runs import is_global_zero
 
 
 def main() -> None:

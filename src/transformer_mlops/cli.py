@@ -76,7 +76,7 @@ def _predict_registered(model: str, inputs: list) -> list:
     import mlflow
 
     from transformer_mlops.errors import UserError
-    from transformer_mlops.tracking import redact, tracking_uri
+    from transformer_mlops.tracking.runs import redact, tracking_uri
 
     mlflow.set_tracking_uri(tracking_uri())
     try:
@@ -195,7 +195,7 @@ ModelTask = Annotated[str, typer.Argument(help="scratch, ner or qa (the register
 
 def _registered_task(task: str) -> str:
     from transformer_mlops.errors import UserError
-    from transformer_mlops.registry import GATES
+    from transformer_mlops.tracking.registry import GATES
 
     if task not in GATES:
         raise UserError(f"unknown model {task!r}; expected one of {list(GATES)}")
@@ -207,7 +207,7 @@ def rollback(task: ModelTask) -> None:
     """Move the `champion` alias back to the previous champion (recorded in the registry)."""
 
     def work() -> None:
-        from transformer_mlops.registry import rollback as roll_back
+        from transformer_mlops.tracking.registry import rollback as roll_back
 
         move = roll_back(_registered_task(task))
         typer.echo(json.dumps(move))
@@ -228,7 +228,7 @@ def serve(
     import sys
 
     def work() -> None:
-        from transformer_mlops.tracking import tracking_uri
+        from transformer_mlops.tracking.runs import tracking_uri
 
         uri = f"models:/{_registered_task(task)}@{alias}"
         env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri()}
@@ -249,7 +249,7 @@ def compare(
     """The task's MLflow runs, best first: params that differ, key metric, throughput."""
 
     def work() -> None:
-        from transformer_mlops.compare import format_table, plot_runs, runs_table
+        from transformer_mlops.tracking.compare import format_table, plot_runs, runs_table
 
         rows, differing, key = runs_table(_registered_task(task), limit)
         typer.echo(format_table(rows))

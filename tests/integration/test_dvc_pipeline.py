@@ -82,20 +82,6 @@ def tiny_scratch(raw: dict) -> None:
     raw["seq2seq"]["eval"].update(attention_plots=1)
 
 
-def test_scratch_stages_train_evaluate_and_report(project):
-    edit_params(project, tiny_scratch)
-    run(["dvc", "repro", "evaluate_scratch"], project)
-    metrics = json.loads((project / "reports/metrics/scratch.json").read_text())
-    assert metrics["test/examples"] == 40 and "test/bleu" in metrics
-    speed = json.loads((project / "reports/speed/scratch.json").read_text())
-    assert speed["train/steps"] == 4 and speed["train/tokens_per_second"] > 0
-    assert (project / "models/scratch/model.safetensors").is_file()
-    assert (project / "reports/plots/scratch/attention/attention_0.png").is_file()
-    shown = run(["dvc", "metrics", "show"], project).stdout
-    assert "test/exact_match" in shown and "train/tokens_per_second" in shown
-    assert "Running stage" not in run(["dvc", "repro", "evaluate_scratch"], project).stdout
-
-
 def test_failed_validation_keeps_training_from_running(project):
     (project / "pairs.tsv").write_text(
         "".join(f"date {i}\t\n" for i in range(300))
@@ -112,44 +98,3 @@ def test_failed_validation_keeps_training_from_running(project):
     assert "no empty target text" in proc.stdout + proc.stderr
     assert "Running stage 'train_scratch'" not in proc.stdout
     assert not (project / "models/scratch").exists()
-
-
-def test_ner_stages_fine_tune_evaluate_and_check_behaviour(project):
-    def tiny_ner(raw):
-        shrink(raw)
-        raw["ner"]["train"].update(batch_size=50)
-        raw["ner"]["train"]["trainer"].update(max_epochs=1)
-
-    edit_params(project, tiny_ner)
-    run(["dvc", "repro", "evaluate_ner"], project)
-    metrics = json.loads((project / "reports/metrics/ner.json").read_text())
-    assert metrics["test/sentences"] == 40 and "test/per_type" in metrics
-    behaviour = json.loads((project / "reports/behaviour/ner.json").read_text())
-    assert len(behaviour["checks"]) == 4
-    assert json.loads((project / "models/ner/config.json").read_text())["id2label"]["0"] == "O"
-    assert (project / "reports/plots/ner/confusion.png").is_file()
-    assert json.loads((project / "reports/speed/ner.json").read_text())["train/steps"] == 4
-
-
-def test_qa_stages_fine_tune_evaluate_and_check_behaviour(project):
-    def tiny_qa(raw):
-        shrink(raw)
-        raw["qa"].update(max_length=160, doc_stride=48)
-        raw["qa"]["train"].update(batch_size=50)
-        raw["qa"]["train"]["trainer"].update(max_epochs=1)
-
-    edit_params(project, tiny_qa)
-    run(["dvc", "repro", "evaluate_qa"], project)
-    metrics = json.loads((project / "reports/metrics/qa.json").read_text())
-    assert metrics["test/questions"] == 40 and "test/per_kind" in metrics
-    assert 0.0 <= metrics["test/exact_match"] <= metrics["test/f1"] <= 100.0
-    behaviour = json.loads((project / "reports/behaviour/qa.json").read_text())
-    assert len(behaviour["checks"]) == 4
-    assert (project / "models/qa/model.safetensors").is_file()
-    assert (project / "reports/plots/qa/f1_by_context_length.png").is_file()
-    speed = json.loads((project / "reports/speed/qa.json").read_text())
-    assert speed["train/steps"] == -(-speed["train/windows"]["train"] // 50)
-    answer = run(["tmlops", "predict", "qa", "--context", "Mary went to the kitchen.",
-                  "Where is Mary?"], project)  # fmt: skip
-    result = json.loads(answer.stdout)
-    assert "Mary went to the kitchen."[result["start"] : result["end"]] == result["answer"]

@@ -37,6 +37,13 @@ def test_conll_skips_docstart_splits_on_whitespace_lines_and_groups_documents(tm
     assert formats.read_conll(path, tag_column=2)[0]["tags"] == ["B-NP", "B-VP", "B-NP"]
 
 
+def test_conll_without_docstart_groups_by_sentence_so_splits_can_be_carved(tmp_path):
+    path = tmp_path / "wnut.conll"
+    path.write_text("@paul\tO\nhi\tO\n\nNew\tB-location\nYork\tI-location\n\nok\tO\n")
+    records = formats.read_conll(path)
+    assert [r["group"] for r in records] == ["sentence0", "sentence1", "sentence2"]
+
+
 def test_conll_wrong_column_count_names_the_line(tmp_path):
     path = tmp_path / "bad.txt"
     path.write_text("EU NNP B-NP B-ORG\nrejects VBZ O\n")

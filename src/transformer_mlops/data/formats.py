@@ -33,8 +33,9 @@ def read_text(path: str | Path) -> str:
 def read_conll(path: str | Path, tag_column: int = -1) -> list[dict]:
     """CoNLL column file: one token per line, blank (or whitespace-only) lines between sentences.
 
-    `-DOCSTART-` lines start a new document (the group) and are skipped. All lines of a file
-    must have the same number of columns.
+    `-DOCSTART-` lines start a new document (the group) and are skipped; in a file without
+    them (e.g. WNUT-17) each sentence is its own group. All lines of a file must have the same
+    number of columns.
     """
     records: list[dict] = []
     tokens: list[str] = []
@@ -75,6 +76,9 @@ def read_conll(path: str | Path, tag_column: int = -1) -> list[dict]:
         tokens.append(columns[0])
         tags.append(columns[tag_column])
     flush()
+    if document == 0:  # no documents marked: carve by sentence
+        for index, record in enumerate(records):
+            record["group"] = f"sentence{index}"
     return records
 
 

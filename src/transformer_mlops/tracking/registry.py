@@ -23,7 +23,7 @@ from typing import Any
 
 from transformer_mlops.errors import UserError
 from transformer_mlops.io import read_json_if_exists, write_json
-from transformer_mlops.tracking import dvc_md5, recorded_run_id, tracking_uri
+from transformer_mlops.tracking.runs import dvc_md5, recorded_run_id, tracking_uri
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def _history(client, name: str) -> list[dict[str, Any]]:
 def move_alias(client, name: str, alias: str, version: str, why: str) -> dict[str, Any]:
     """Point `alias` at `version` and record the move on the model and the version."""
     old = _version_by_alias(client, name, alias)
-    move = {"alias": alias, "from": old.version if old else None, "to": str(version),
+    move = {"alias": alias, "from": str(old.version) if old else None, "to": str(version),
             "who": _who(), "when": _now(), "why": why}  # fmt: skip
     client.set_registered_model_alias(name, alias, str(version))
     history = [*_history(client, name), move]
@@ -95,7 +95,7 @@ def log_and_register(task: str, run_id: str, model_dir: str, model_config: dict[
     """Log the task's model into its run and register it; returns the new model version."""
     import mlflow
 
-    from transformer_mlops.serving import INPUT_EXAMPLES, PYFUNC_MODELS
+    from transformer_mlops.tracking.serving import INPUT_EXAMPLES, PYFUNC_MODELS
 
     requirements = _pip_requirements()
     with mlflow.start_run(run_id=run_id):
@@ -130,6 +130,21 @@ def _pip_requirements() -> list[str]:
     ]
 
 
+def gate(version: str, value: float, test_md5: str, key: str, champion) -> str:
+    """The promotion rule: promote when there is no champion, or when `value` beats the
+    champion's `key` measured on the same test data (DVC md5 of the test split)."""
+    if champion is None:
+        return "promoted: no champion yet"
+    if str(champion.version) == str(version):
+        return "already champion"
+    if champion.tags.get("test_data_md5") != test_md5 or key not in champion.tags:
+        return "kept champion: its test data differs (not comparable)"
+    best = float(champion.tags[key])
+    if value > best:
+        return f"promoted: {key} {value:.4f} > champion {best:.4f}"
+    return f"kept champion: {key} {value:.4f} <= champion {best:.4f}"
+
+
 def register(task: str, model_config: dict[str, Any]) -> dict[str, Any]:
     """Register the task's latest run and apply the promotion gate; returns the decision."""
     metrics_path, key, data_task, model_dir = GATES[task]
@@ -154,17 +169,7 @@ def register(task: str, model_config: dict[str, Any]) -> dict[str, Any]:
     else:
         moves = []  # already registered: the decision below is recomputed, nothing re-logged
     champion = _version_by_alias(client, task, "champion")
-    champion_value = float(champion.tags[key]) if champion and key in champion.tags else None
-    if champion is not None and champion.version == version.version:
-        decision = "already champion"
-    elif champion is None:
-        decision = "promoted: no champion yet"
-    elif champion.tags.get("test_data_md5") != test_md5:
-        decision = "kept champion: its test data differs (not comparable)"
-    elif value > champion_value:
-        decision = f"promoted: {key} {value:.4f} > champion {champion_value:.4f}"
-    else:
-        decision = f"kept champion: {key} {value:.4f} <= champion {champion_value:.4f}"
+    decision = gate(version.version, value, test_md5, key, champion)
     if decision.startswith("promoted"):
         moves.append(move_alias(client, task, "champion", version.version, decision))
     client.set_model_version_tag(task, version.version, "gate", decision)
@@ -174,8 +179,10 @@ def register(task: str, model_config: dict[str, Any]) -> dict[str, Any]:
         "run_id": run_id,
         "metric": key,
         "value": value,
-        "champion_before": champion.version if champion else None,
-        "champion_value_before": champion_value,
+        "champion_before": str(champion.version) if champion else None,
+        "champion_value_before": float(champion.tags[key])
+        if champion and key in champion.tags
+        else None,
         "test_data_md5": test_md5,
         "decision": decision,
         "moves": moves,

@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import subprocess
 import urllib.error
 import urllib.request
@@ -247,10 +248,13 @@ def reopen_run(task: str) -> Iterator[Any]:
         yield run
 
 
+_METRIC_NAME = re.compile(r"[^A-Za-z0-9_\-. :/]")  # characters MLflow refuses in names
+
+
 def log_numeric_metrics(mlflow, metrics: dict[str, Any], prefix: str = "") -> None:
     """Log every number of a (nested) metrics dict; MLflow keys use '/' and '.' as given."""
     flat = flatten(metrics, prefix)
-    mlflow.log_metrics({k: float(v) for k, v in flat.items()
+    mlflow.log_metrics({_METRIC_NAME.sub("_", k): float(v) for k, v in flat.items()
                         if isinstance(v, int | float) and not isinstance(v, bool)})  # fmt: skip
 
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from transformer_mlops.errors import UserError
 from transformer_mlops.io import save_figure
-from transformer_mlops.registry import GATES
-from transformer_mlops.tracking import tracking_uri
+from transformer_mlops.tracking.registry import GATES
+from transformer_mlops.tracking.runs import tracking_uri
 
 EXTRA_METRICS = ("train/tokens_per_second", "stage/wall_seconds")
 

@@ -1,0 +1,166 @@
+"""The whole pipeline, tiny: one real `dvc repro` in a fresh git repo, then what users look at.
+
+Trains all three models (a few steps each), evaluates them, tracks them in MLflow (the embedded
+SQLite default) and registers them; later tests re-run with a worse setting, predict from the
+registry and roll back. One module-scoped repro keeps the suite short.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+import yaml
+
+from tests.integration.conftest import copy_project, edit_params, run, shrink
+
+pytestmark = pytest.mark.integration
+
+
+def tiny_everything(raw: dict) -> None:
+    shrink(raw)
+    raw["seq2seq"]["model"].update(
+        d_model=32, d_ff=64, n_heads=2, n_encoder_layers=1, n_decoder_layers=1
+    )
+    raw["seq2seq"]["train"].update(batch_size=50, val_decode_limit=40)
+    raw["seq2seq"]["train"]["trainer"].update(max_epochs=1)
+    raw["seq2seq"]["eval"].update(attention_plots=1)
+    raw["ner"]["train"].update(batch_size=50)
+    raw["ner"]["train"]["trainer"].update(max_epochs=1)
+    raw["qa"].update(max_length=160, doc_stride=48)
+    raw["qa"]["train"].update(batch_size=50)
+    raw["qa"]["train"]["trainer"].update(max_epochs=1)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    project = copy_project(tmp_path_factory.mktemp("full") / "project")
+    edit_params(project, tiny_everything)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "tiny"], project)
+    run(["dvc", "repro"], project)
+    return project
+
+
+def read(project, path: str):
+    return json.loads((project / path).read_text())
+
+
+def test_scratch_stages_train_evaluate_and_report(project):
+    metrics = read(project, "reports/metrics/scratch.json")
+    assert metrics["test/examples"] == 40 and "test/bleu" in metrics
+    speed = read(project, "reports/speed/scratch.json")
+    assert speed["train/steps"] == 4 and speed["train/tokens_per_second"] > 0
+    assert (project / "models/scratch/model.safetensors").is_file()
+    assert (project / "reports/plots/scratch/attention/attention_0.png").is_file()
+
+
+def test_ner_stages_fine_tune_evaluate_and_check_behaviour(project):
+    metrics = read(project, "reports/metrics/ner.json")
+    assert metrics["test/sentences"] == 40 and "test/per_type" in metrics
+    assert len(read(project, "reports/behaviour/ner.json")["checks"]) == 4
+    assert read(project, "models/ner/config.json")["id2label"]["0"] == "O"
+    assert (project / "reports/plots/ner/confusion.png").is_file()
+    assert read(project, "reports/speed/ner.json")["train/steps"] == 4
+
+
+def test_qa_stages_fine_tune_evaluate_and_check_behaviour(project):
+    metrics = read(project, "reports/metrics/qa.json")
+    assert metrics["test/questions"] == 40 and "test/per_kind" in metrics
+    assert 0.0 <= metrics["test/exact_match"] <= metrics["test/f1"] <= 100.0
+    assert len(read(project, "reports/behaviour/qa.json")["checks"]) == 4
+    assert (project / "models/qa/model.safetensors").is_file()
+    assert (project / "reports/plots/qa/f1_by_context_length.png").is_file()
+    speed = read(project, "reports/speed/qa.json")
+    assert speed["train/steps"] == -(-speed["train/windows"]["train"] // 50)
+    answer = run(["tmlops", "predict", "qa", "--context", "Mary went to the kitchen.",
+                  "Where is Mary?"], project)  # fmt: skip
+    result = json.loads(answer.stdout)
+    assert "Mary went to the kitchen."[result["start"] : result["end"]] == result["answer"]
+
+
+def test_metrics_shown_by_dvc_and_a_second_repro_is_a_no_op(project):
+    shown = run(["dvc", "metrics", "show"], project).stdout
+    for key in ("test/exact_match", "test/f1", "train/tokens_per_second"):
+        assert key in shown
+    assert "Running stage" not in run(["dvc", "repro"], project).stdout
+
+
+def mlflow_client(project):
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    return MlflowClient()
+
+
+def test_every_training_stage_made_one_run_with_lineage(project):
+    client = mlflow_client(project)
+    lock = yaml.safe_load((project / "dvc.lock").read_text())["stages"]
+    commit = run(["git", "rev-parse", "HEAD"], project).stdout.strip()
+    for task, stage, data_task, key in [("scratch", "train_scratch", "seq2seq", "test/exact_match"),
+                                        ("ner", "finetune_ner", "ner", "test/f1"),
+                                        ("qa", "finetune_qa", "qa", "test/f1")]:  # fmt: skip
+        experiment = client.get_experiment_by_name(f"transformer-mlops-{task}")
+        runs = client.search_runs([experiment.experiment_id])
+        assert len(runs) == 1
+        found = runs[0]
+        assert read(project, f"reports/runs/{task}.json")["run_id"] == found.info.run_id
+        tags = found.data.tags
+        assert tags["dvc.stage"] == stage and tags["git.commit"] == commit
+        deps = {d["path"]: d["md5"] for d in lock[stage]["deps"]}
+        assert tags[f"data.data/prepared/{data_task}"] == deps[f"data/prepared/{data_task}"]
+        assert tags[f"data.reports/validation/{data_task}.json"] == deps[f"reports/validation/{data_task}.json"]  # fmt: skip
+        inputs = {i.dataset.name: i for i in found.inputs.dataset_inputs}
+        assert {f"{data_task}-train", f"{data_task}-validation", f"{data_task}-test"} <= set(inputs)
+        assert found.data.params["train.seed"] == "42"
+        assert key in found.data.metrics and "train/tokens_per_second" in found.data.metrics
+        # streamed by Lightning's MLFlowLogger at each validation
+        assert any(k.startswith("val/") for k in found.data.metrics)
+        artifacts = {a.path for a in client.list_artifacts(found.info.run_id, "reports")}
+        assert "reports/params.yaml" in artifacts
+
+
+def test_three_registered_models_each_with_a_champion(project):
+    client = mlflow_client(project)
+    registry = read(project, "reports/registry.json")
+    for task in ("scratch", "ner", "qa"):
+        champion = client.get_model_version_by_alias(task, "champion")
+        challenger = client.get_model_version_by_alias(task, "challenger")
+        assert str(champion.version) == str(challenger.version) == "1"
+        assert registry[task]["decision"] == "promoted: no champion yet"
+        assert champion.run_id == read(project, f"reports/runs/{task}.json")["run_id"]
+    with sqlite3.connect(project / "mlflow.db") as db:
+        names = {row[0] for row in db.execute("select name from registered_models")}
+    assert names == {"scratch", "ner", "qa"}
+
+
+def test_predict_from_the_registry(project):
+    out = run(["tmlops", "predict", "ner", "--model", "models:/ner@champion",
+               "Angela Merkel met Tim Cook in Paris."], project)  # fmt: skip
+    result = json.loads(out.stdout)
+    assert result["text"] == "Angela Merkel met Tim Cook in Paris."
+    for entity in result["entities"]:
+        assert result["text"][entity["start"] : entity["end"]] == entity["text"]
+
+
+def test_a_worse_run_becomes_challenger_not_champion_and_rollback_works(project):
+    def worse(raw):
+        raw["ner"]["train"]["trainer"].update(max_steps=1)
+
+    edit_params(project, worse)
+    run(["dvc", "repro"], project)
+    client = mlflow_client(project)
+    registry = read(project, "reports/registry.json")["ner"]
+    assert str(client.get_model_version_by_alias("ner", "challenger").version) == "2"
+    if registry["decision"].startswith("kept champion"):
+        assert str(client.get_model_version_by_alias("ner", "champion").version) == "1"
+    else:  # a tiny model can get luckier with one step: then the gate promoted it, on merit
+        assert registry["value"] > registry["champion_value_before"]
+        moved = run(["tmlops", "rollback", "ner"], project)
+        assert json.loads(moved.stdout)["to"] == "1"
+        assert str(client.get_model_version_by_alias("ner", "champion").version) == "1"
+    history = read(project, "reports/registry.json")["ner"]["history"]
+    assert all({"who", "when", "why", "from", "to"} <= set(move) for move in history)
+    # the other tasks did not change: no new versions
+    assert registry and read(project, "reports/registry.json")["qa"]["version"] == "1"
