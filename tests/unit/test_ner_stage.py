@@ -71,6 +71,20 @@ def test_evaluate_and_predict_spans(trained, tmp_path):
         assert entity["type"] in {"PER", "ORG", "LOC", "MISC"} and 0 <= entity["score"] <= 1
 
 
+def test_words_without_subwords_keep_one_label_each(trained):
+    from transformer_mlops.tasks.ner import load_ner_model, tag_words
+
+    root, _ = trained
+    model, tokenizer = load_ner_model(root / "model")
+    words = ["Paris", "\ufe0f", "is", "nice"]  # a lone variation selector: no subword at all
+    assert (
+        tokenizer(words, is_split_into_words=True, add_special_tokens=False).word_ids().count(1)
+        == 0
+    )
+    ((labels, scores),) = tag_words(model, tokenizer, [words])
+    assert len(labels) == len(scores) == 4 and labels[1] == "O"
+
+
 def test_entity_metrics_hand_computed():
     from transformer_mlops.evaluation.ner import entity_metrics, type_confusion
 

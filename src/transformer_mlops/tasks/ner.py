@@ -232,7 +232,10 @@ def tag_words(model, tokenizer, sentences: list[list[str]], max_length: int = 12
     id2label = model.config.id2label
     features, _ = encode(tokenizer, sentences, None, {label: i for i, label in id2label.items()},
                          max_length)  # fmt: skip
-    parts: dict[int, list[tuple[int, list[str], list[float]]]] = {}
+    # Words the tokenizer turns into nothing (e.g. a lone zero-width character) have no
+    # subword to predict from: they stay "O", so every sentence keeps one label per word.
+    labels = [["O"] * len(words) for words in sentences]
+    scores = [[1.0] * len(words) for words in sentences]
     order = sorted(range(len(features)), key=lambda i: len(features[i].input_ids))
     for start in range(0, len(order), batch_size):
         batch_features = [features[i] for i in order[start : start + batch_size]]
@@ -244,18 +247,11 @@ def tag_words(model, tokenizer, sentences: list[list[str]], max_length: int = 12
         )
         best, chosen = probs.max(-1)
         for row, feature in enumerate(batch_features):
-            keep = batch["labels"][row] != IGNORE
-            labels = [id2label[int(i)] for i in chosen[row][keep]]
-            parts.setdefault(feature.example, []).append(
-                (feature.first_word, labels, best[row][keep].tolist())
-            )
-    results = []
-    for index in range(len(sentences)):
-        windows = sorted(parts.get(index, []))
-        results.append(
-            ([lab for _, ls, _ in windows for lab in ls], [p for _, _, ps in windows for p in ps])
-        )
-    return results
+            for position in (batch["labels"][row] != IGNORE).nonzero().flatten().tolist():
+                word = feature.first_word + feature.word_ids[position]
+                labels[feature.example][word] = id2label[int(chosen[row][position])]
+                scores[feature.example][word] = float(best[row][position])
+    return list(zip(labels, scores, strict=True))
 
 
 def predict_spans(
