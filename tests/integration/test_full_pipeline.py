@@ -164,3 +164,59 @@ def test_a_worse_run_becomes_challenger_not_champion_and_rollback_works(project)
     assert all({"who", "when", "why", "from", "to"} <= set(move) for move in history)
     # the other tasks did not change: no new versions
     assert registry and read(project, "reports/registry.json")["qa"]["version"] == "1"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_the_champion_on_loopback_and_refuse_oversized_requests(project):
+    import os
+    import subprocess
+    import time
+    import urllib.error
+    import urllib.request
+
+    from tests.integration.conftest import project_env
+
+    port = free_port()
+    server = subprocess.Popen(["tmlops", "serve", "ner", "--port", str(port)], cwd=project,
+                              env=project_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              start_new_session=True)  # fmt: skip
+
+    def post(payload: dict) -> tuple[int, dict]:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations",
+                                         data=json.dumps(payload).encode(),
+                                         headers={"Content-Type": "application/json"})  # fmt: skip
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
+
+    try:
+        deadline = time.time() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2):
+                    break
+            except OSError:
+                assert server.poll() is None, server.stdout.read().decode()
+                assert time.time() < deadline, "server did not start in 180 s"
+                time.sleep(1)
+        text = "Angela Merkel met Tim Cook in Paris."
+        status, body = post({"inputs": [text]})
+        assert status == 200
+        (result,) = body["predictions"]
+        assert result["text"] == text
+        for entity in result["entities"]:
+            assert text[entity["start"] : entity["end"]] == entity["text"]
+        status, body = post({"inputs": ["word " * 5000]})
+        assert status == 400 and "at most 20000" in json.dumps(body)
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)

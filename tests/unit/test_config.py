@@ -43,6 +43,18 @@ def test_format_must_fit_the_task(default_params_raw):
         parse_params(raw)
 
 
+@pytest.mark.parametrize(("max_length", "doc_stride"), [(384, 384), (384, 200), (128, 500)])
+def test_qa_doc_stride_must_leave_windows_room_to_advance(
+    default_params_raw, max_length, doc_stride
+):
+    raw = copy.deepcopy(default_params_raw)
+    raw["qa"].update(max_length=max_length, doc_stride=doc_stride)
+    with pytest.raises(
+        ConfigError, match=rf"qa: .*doc_stride \({doc_stride}\) must be less than half"
+    ):
+        parse_params(raw)
+
+
 def test_unknown_task_and_missing_file(root, tmp_path):
     with pytest.raises(ConfigError, match="unknown task 'pos'"):
         load_params(root / "params.yaml").task("pos")

@@ -98,3 +98,25 @@ def test_dvc_md5_matches_what_dvc_records(tmp_path):
 def test_flatten_params():
     assert flatten({"train": {"lr": 1, "betas": [0.9, 0.99]}, "model": "m"}) == {
         "train.lr": 1, "train.betas": [0.9, 0.99], "model": "m"}  # fmt: skip
+
+
+def test_an_unreachable_tracking_server_stops_the_stage_before_training(tmp_path, monkeypatch):
+    import socket
+
+    from transformer_mlops.tracking.runs import TrackingError, stage_run
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://alice:s3cret@127.0.0.1:{port}")
+    trained = []
+    with (
+        pytest.raises(TrackingError) as error,
+        stage_run("ner", "finetune_ner", {"a": 1}, data_task="ner"),
+    ):
+        trained.append(True)
+    message = str(error.value)
+    assert f"http://***@127.0.0.1:{port} is not reachable" in message
+    assert "s3cret" not in message and "MLFLOW_TRACKING_URI" in message
+    assert not trained and not (tmp_path / "reports").exists()

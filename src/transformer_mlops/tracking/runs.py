@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -198,6 +199,7 @@ def stage_run(task: str, stage: str, params: dict[str, Any], data_task: str,
     if not is_global_zero():
         yield None
         return
+    started = time.perf_counter()
     import mlflow
 
     uri = tracking_uri()
@@ -214,7 +216,8 @@ def stage_run(task: str, stage: str, params: dict[str, Any], data_task: str,
         mlflow.set_tags(tags)
         write_json(run_record_path(task), {"run_id": run.info.run_id, "experiment_id": experiment_id,
                                            "stage": stage, "tracking_uri": redact(uri)})  # fmt: skip
-        log.info("MLflow run %s (experiment %s) at %s", run.info.run_id, experiment_id, redact(uri))
+        log.info("MLflow run %s (experiment %s) at %s: set up in %.1f s", run.info.run_id,
+                 experiment_id, redact(uri), time.perf_counter() - started)  # fmt: skip
         yield run
 
 
@@ -270,6 +273,7 @@ def log_speed(run, speed: dict[str, Any]) -> None:
 def log_evaluation(task: str, metrics: dict[str, Any], artifacts: dict[str, list[str]]) -> None:
     """Test metrics and report files into the task's training run (rank 0, after evaluation).
     `artifacts` maps an artifact folder to files; missing files are skipped."""
+    started = time.perf_counter()
     with reopen_run(task) as run:
         import mlflow
 
@@ -278,4 +282,5 @@ def log_evaluation(task: str, metrics: dict[str, Any], artifacts: dict[str, list
             for path in paths:
                 if Path(path).is_file():
                     mlflow.log_artifact(path, artifact_path=folder)
-        log.info("logged evaluation of %s to MLflow run %s", task, run.info.run_id)
+    log.info("logged evaluation of %s to MLflow run %s in %.1f s", task, run.info.run_id,
+             time.perf_counter() - started)  # fmt: skip
