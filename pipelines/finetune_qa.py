@@ -8,7 +8,7 @@ from transformer_mlops.io import write_json
 from transformer_mlops.runner import log, run_user_command, setup_logging
 from transformer_mlops.tasks.qa import train
 from transformer_mlops.tasks.trainer import speed_report
-from transformer_mlops.tracking.runs import lightning_logger, log_speed, stage_run
+from transformer_mlops.tracking.runs import is_global_zero, lightning_logger, log_speed, stage_run
 
 
 def main() -> None:
@@ -16,6 +16,8 @@ def main() -> None:
     with stage_run("qa", "finetune_qa", cfg.model_dump(), data_task="qa") as run:
         summary = train(cfg, "data/prepared/qa", "models/qa", "checkpoints/qa",
                         logger=lightning_logger(run))  # fmt: skip
+        if not is_global_zero():  # DDP: rank 0 writes the reports
+            return
         speed = speed_report(summary)
         write_json("reports/speed/qa.json", speed)
         log_speed(run, speed)

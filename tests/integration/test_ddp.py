@@ -26,3 +26,30 @@ def test_two_process_ddp_trains_on_both_ranks_and_the_checkpoint_loads(tmp_path)
     assert checkpoint["global_step"] == 4
     model, tokenizer = load_scratch_model(tmp_path / "model")
     assert isinstance(translate(model, tokenizer, ["1 May 2001"])[0], str)
+
+
+def test_the_training_stage_under_ddp_makes_one_mlflow_run_from_rank_zero(tmp_path):
+    from mlflow import MlflowClient
+
+    from tests.integration.conftest import copy_project, edit_params, shrink
+
+    project = copy_project(tmp_path / "project")
+
+    def ddp_scratch(raw):
+        shrink(raw)
+        raw["seq2seq"]["model"].update(d_model=32, d_ff=64, n_heads=2, n_encoder_layers=1,
+                                       n_decoder_layers=1)  # fmt: skip
+        raw["seq2seq"]["train"].update(batch_size=50, val_decode_limit=20)
+        raw["seq2seq"]["train"]["trainer"].update(max_epochs=1, devices=2, strategy="ddp")
+
+    edit_params(project, ddp_scratch)
+    run(["dvc", "repro", "train_scratch"], project, timeout=600)
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("transformer-mlops-scratch")
+    (only,) = client.search_runs([experiment.experiment_id])
+    assert (
+        json.loads((project / "reports/runs/scratch.json").read_text())["run_id"]
+        == only.info.run_id
+    )
+    speed = json.loads((project / "reports/speed/scratch.json").read_text())
+    assert speed["train/steps"] == 2  # 200 examples / 50 / 2 ranks
