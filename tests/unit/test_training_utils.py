@@ -41,6 +41,18 @@ def test_ranks_get_disjoint_equal_shares():
     assert len(seen) == len(set(seen))
 
 
+@pytest.mark.parametrize(("n", "batch_size"), [(40, 256), (1001, 10), (3, 2)])
+def test_evaluation_shards_cover_every_example_once_with_a_batch_per_rank(n, batch_size):
+    lengths = [i % 30 for i in range(n)]
+    shards = [
+        list(LengthBucketBatchSampler(lengths, batch_size, shuffle=False, num_replicas=2, rank=r))
+        for r in (0, 1)
+    ]
+    assert all(shards)  # one batch that cannot be shared is split, so no rank idles
+    seen = sorted(i for shard in shards for b in shard for i in b)
+    assert seen == list(range(n))
+
+
 def test_pad_right_pads():
     assert pad([[1, 2, 3], [4]], 0).tolist() == [[1, 2, 3], [4, 0, 0]]
 

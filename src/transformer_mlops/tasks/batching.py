@@ -2,7 +2,8 @@
 
 Examples are sorted by length inside large shuffled windows, cut into batches, and the batches
 shuffled, so each batch holds similar lengths but the order still changes every epoch. Under
-DDP each rank takes its own share of the batches (equal counts, so no rank waits forever).
+DDP each rank takes its own share of the batches: equal counts for training (so no rank waits
+forever in a gradient all-reduce), every example exactly once for evaluation.
 """
 
 from __future__ import annotations
@@ -45,12 +46,17 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
             ]
         if self.shuffle:
             rng.shuffle(batches)
-        usable = (
-            len(batches) - len(batches) % self.num_replicas
-            if self.num_replicas > 1
-            else len(batches)
-        )
-        return batches[self.rank : usable : self.num_replicas]
+        if self.num_replicas == 1:
+            return batches
+        if self.shuffle:  # training: equal counts per rank (every step all-reduces gradients)
+            usable = len(batches) - len(batches) % self.num_replicas
+            return batches[self.rank : usable : self.num_replicas]
+        # evaluation: every example exactly once, and a batch for every rank when possible
+        while len(batches) < self.num_replicas and max(len(b) for b in batches) > 1:
+            largest = max(range(len(batches)), key=lambda i: len(batches[i]))
+            batch = batches.pop(largest)
+            batches[largest:largest] = [batch[: len(batch) // 2], batch[len(batch) // 2 :]]
+        return batches[self.rank :: self.num_replicas]
 
     def __iter__(self) -> Iterator[list[int]]:
         return iter(self._batches())
