@@ -20,17 +20,14 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer
 
 from transformer_mlops.config import FinetuneTrainConfig, NerConfig
 from transformer_mlops.data.validation import label_set
-from transformer_mlops.io import atomic_dir, read_jsonl
+from transformer_mlops.io import read_jsonl
 from transformer_mlops.tasks.batching import bucketed_loader, pad
 from transformer_mlops.tasks.ner_features import IGNORE, Feature, encode, spans, words_with_offsets
-from transformer_mlops.tasks.pretrained import resolve_pretrained
+from transformer_mlops.tasks.pretrained import resolve_pretrained, save_pretrained_atomically
 from transformer_mlops.tasks.trainer import (
-    Throughput,
     adamw_with_schedule,
-    best_checkpoint_callbacks,
-    build_trainer,
     configure_threads,
-    fit_and_restore_best,
+    fit_pretrained,
 )
 
 log = logging.getLogger(__name__)
@@ -172,13 +169,6 @@ def sentences_from_windows(
     return gold_tags, pred_tags
 
 
-def save_ner_model(model, tokenizer, out_dir: str | Path) -> None:
-    """`save_pretrained` (safetensors) with id2label/label2id, replaced atomically."""
-    with atomic_dir(out_dir) as tmp:
-        model.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
-
-
 def train(cfg: NerConfig, prepared_dir: str | Path, model_dir: str | Path, checkpoint_dir: str | Path,
           callbacks: list | None = None, logger=False, **trainer_overrides: Any) -> dict[str, Any]:  # fmt: skip
     """Fine-tune the configured encoder for NER; save the best model to `model_dir`."""
@@ -196,17 +186,14 @@ def train(cfg: NerConfig, prepared_dir: str | Path, model_dir: str | Path, check
     model.train()  # from_pretrained returns eval mode; Lightning keeps module modes as they are
     data = NerDataModule(prepared_dir, tokenizer, label2id, cfg)
     module = NerModule(model, id2label, cfg.train)
-    throughput = Throughput(lambda batch: batch["attention_mask"].sum())
-    checkpoint, stopper = best_checkpoint_callbacks(
-        checkpoint_dir, "val/f1", cfg.train.early_stopping_patience
-    )
-    trainer = build_trainer(cfg.train.trainer, callbacks=[checkpoint, stopper, throughput, *(callbacks or [])],
-                            logger=logger, root_dir=checkpoint_dir, **trainer_overrides)  # fmt: skip
-    best = fit_and_restore_best(trainer, module, data, checkpoint, "val/f1")
+    trainer, best, throughput = fit_pretrained(
+        module, data, cfg.train.trainer, checkpoint_dir, "val/f1", cfg.train.early_stopping_patience,
+        callbacks, logger, **trainer_overrides,
+    )  # fmt: skip
     if trainer.is_global_zero:
-        save_ner_model(module.model.cpu(), tokenizer, model_dir)
+        save_pretrained_atomically(module.model.cpu(), tokenizer, model_dir)
     return {
-        "best_val_f1": best or 0.0,
+        "best_val_f1": best,
         "global_step": trainer.global_step,
         "train_tokens_per_second": throughput.tokens_per_second,
         "train_seconds": throughput.seconds,

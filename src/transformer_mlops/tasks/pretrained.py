@@ -58,3 +58,13 @@ def resolve_pretrained(name: str, key: str = "model") -> str:
             else ""
         )
     )
+
+
+def save_pretrained_atomically(model, tokenizer, out_dir: str | Path) -> None:
+    """`save_pretrained` (safetensors) of a model and its tokenizer; `out_dir` is replaced only
+    once the new folder is complete."""
+    from transformer_mlops.io import atomic_dir
+
+    with atomic_dir(out_dir) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)

@@ -19,9 +19,9 @@ from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from transformer_mlops.config import QaConfig
 from transformer_mlops.evaluation.squad_metric import squad_scores
-from transformer_mlops.io import atomic_dir, read_jsonl
+from transformer_mlops.io import read_jsonl
 from transformer_mlops.tasks.batching import bucketed_loader, pad
-from transformer_mlops.tasks.pretrained import resolve_pretrained
+from transformer_mlops.tasks.pretrained import resolve_pretrained, save_pretrained_atomically
 from transformer_mlops.tasks.qa_features import (
     Candidate,
     QaFeature,
@@ -30,12 +30,9 @@ from transformer_mlops.tasks.qa_features import (
     pick_answers,
 )
 from transformer_mlops.tasks.trainer import (
-    Throughput,
     adamw_with_schedule,
-    best_checkpoint_callbacks,
-    build_trainer,
     configure_threads,
-    fit_and_restore_best,
+    fit_pretrained,
 )
 
 log = logging.getLogger(__name__)
@@ -165,13 +162,6 @@ class QaModule(L.LightningModule):
         return adamw_with_schedule(self.model, self.cfg.train.optimizer, total)
 
 
-def save_qa_model(model, tokenizer, out_dir: str | Path) -> None:
-    """`save_pretrained` (safetensors) with the tokenizer, replaced atomically."""
-    with atomic_dir(out_dir) as tmp:
-        model.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
-
-
 def train(cfg: QaConfig, prepared_dir: str | Path, model_dir: str | Path, checkpoint_dir: str | Path,
           callbacks: list | None = None, logger=False, **trainer_overrides: Any) -> dict[str, Any]:  # fmt: skip
     """Fine-tune the configured encoder for extractive QA; save the best model to `model_dir`."""
@@ -184,17 +174,14 @@ def train(cfg: QaConfig, prepared_dir: str | Path, model_dir: str | Path, checkp
     model.train()  # from_pretrained returns eval mode; Lightning keeps module modes as they are
     data = QaDataModule(prepared_dir, tokenizer, cfg)
     module = QaModule(model, cfg)
-    throughput = Throughput(lambda batch: batch["attention_mask"].sum())
-    checkpoint, stopper = best_checkpoint_callbacks(
-        checkpoint_dir, "val/f1", cfg.train.early_stopping_patience
-    )
-    trainer = build_trainer(cfg.train.trainer, callbacks=[checkpoint, stopper, throughput, *(callbacks or [])],
-                            logger=logger, root_dir=checkpoint_dir, **trainer_overrides)  # fmt: skip
-    best = fit_and_restore_best(trainer, module, data, checkpoint, "val/f1")
+    trainer, best, throughput = fit_pretrained(
+        module, data, cfg.train.trainer, checkpoint_dir, "val/f1", cfg.train.early_stopping_patience,
+        callbacks, logger, **trainer_overrides,
+    )  # fmt: skip
     if trainer.is_global_zero:
-        save_qa_model(module.model.cpu(), tokenizer, model_dir)
+        save_pretrained_atomically(module.model.cpu(), tokenizer, model_dir)
     return {
-        "best_val_f1": best or 0.0,
+        "best_val_f1": best,
         "global_step": trainer.global_step,
         "train_tokens_per_second": throughput.tokens_per_second,
         "train_seconds": throughput.seconds,

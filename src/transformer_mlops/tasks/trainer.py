@@ -175,6 +175,19 @@ def fit_and_restore_best(trainer: L.Trainer, module: L.LightningModule, datamodu
     return best
 
 
+def fit_pretrained(module: L.LightningModule, data: L.LightningDataModule, cfg: TrainerConfig,
+                   checkpoint_dir: str | Path, monitor: str, patience: int, callbacks: list | None = None,
+                   logger=False, **overrides) -> tuple[L.Trainer, float, Throughput]:  # fmt: skip
+    """The fine-tuning fit shared by NER and QA: best checkpoint + early stopping on `monitor`,
+    throughput of real (attention-mask) tokens. Returns (trainer, best score, throughput)."""
+    throughput = Throughput(lambda batch: batch["attention_mask"].sum())
+    checkpoint, stopper = best_checkpoint_callbacks(checkpoint_dir, monitor, patience)
+    trainer = build_trainer(cfg, callbacks=[checkpoint, stopper, throughput, *(callbacks or [])],
+                            logger=logger, root_dir=checkpoint_dir, **overrides)  # fmt: skip
+    best = fit_and_restore_best(trainer, module, data, checkpoint, monitor)
+    return trainer, best or 0.0, throughput
+
+
 class Throughput(Callback):
     """Tokens per second of training steps (forward, backward, optimizer), for reports/speed.
 
