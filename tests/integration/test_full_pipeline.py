@@ -166,6 +166,18 @@ def test_a_worse_run_becomes_challenger_not_champion_and_rollback_works(project)
     assert registry and read(project, "reports/registry.json")["qa"]["version"] == "1"
 
 
+def test_compare_lists_runs_best_first_with_the_params_that_differ(project):
+    out = run(["tmlops", "compare", "ner"], project).stdout
+    header, _rule, *rows = out.split("\n\n")[0].splitlines()
+    assert header.split()[:4] == ["run", "name", "started", "status"]
+    assert "train.trainer.max_steps" in header and "test/f1" in header
+    assert len(rows) == 2  # the first repro and the worse one
+    f1 = [float(row.split()[header.split().index("test/f1")]) for row in rows]
+    assert f1 == sorted(f1, reverse=True)
+    assert "params that differ: train.trainer.max_steps" in out
+    assert (project / "reports/plots/compare/ner.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def free_port() -> int:
     import socket
 

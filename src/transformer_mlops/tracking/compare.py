@@ -37,7 +37,7 @@ def runs_table(task: str, limit: int = 20) -> tuple[list[dict[str, Any]], list[s
     rows = []
     for _, run in frame.iterrows():
         row = {"run": run["run_id"][:8], "name": run.get("tags.mlflow.runName", ""),
-               "started": str(run["start_time"])[:19], "status": run["status"]}  # fmt: skip
+               "started": str(run["start_time"])[:19].replace(" ", "T"), "status": run["status"]}  # fmt: skip
         row.update({c.removeprefix("params."): run[c] for c in differing})
         for metric in (key, *EXTRA_METRICS):
             value = run.get(f"metrics.{metric}")
