@@ -13,19 +13,14 @@ import sqlite3
 import pytest
 import yaml
 
-from tests.integration.conftest import copy_project, edit_params, run, shrink
+from tests.integration.conftest import copy_project, edit_params, run
+from tests.integration.test_dvc_pipeline import tiny_scratch
 
 pytestmark = pytest.mark.integration
 
 
 def tiny_everything(raw: dict) -> None:
-    shrink(raw)
-    raw["seq2seq"]["model"].update(
-        d_model=32, d_ff=64, n_heads=2, n_encoder_layers=1, n_decoder_layers=1
-    )
-    raw["seq2seq"]["train"].update(batch_size=50, val_decode_limit=40)
-    raw["seq2seq"]["train"]["trainer"].update(max_epochs=1)
-    raw["seq2seq"]["eval"].update(attention_plots=1)
+    tiny_scratch(raw)  # shrinks every task, then the scratch model
     raw["ner"]["train"].update(batch_size=50)
     raw["ner"]["train"]["trainer"].update(max_epochs=1)
     raw["qa"].update(max_length=160, doc_stride=48)

@@ -97,18 +97,23 @@ def _md5_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _file_md5s(folder: Path) -> dict[str, str]:
+    """md5 of every file under `folder`, by POSIX path relative to it."""
+    return {
+        p.relative_to(folder).as_posix(): _md5_file(p) for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def _listing_md5(file_md5s: dict[str, str]) -> str:
+    """DVC's directory hash: md5 of the sorted JSON listing of (relpath, md5), plus '.dir'."""
+    entries = [{"md5": md5, "relpath": rel} for rel, md5 in sorted(file_md5s.items())]
+    return hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
+
+
 def dvc_md5(path: str | Path) -> str:
     """The hash DVC records in dvc.lock: md5 of a file, or `<md5>.dir` of a directory listing."""
     path = Path(path)
-    if path.is_file():
-        return _md5_file(path)
-    entries = sorted(
-        ({"md5": _md5_file(p), "relpath": p.relative_to(path).as_posix()}
-         for p in path.rglob("*") if p.is_file()),
-        key=lambda entry: entry["relpath"],
-    )  # fmt: skip
-    listing = json.dumps(entries, sort_keys=True).encode()
-    return hashlib.md5(listing).hexdigest() + ".dir"
+    return _md5_file(path) if path.is_file() else _listing_md5(_file_md5s(path))
 
 
 def git_state() -> dict[str, str]:
@@ -169,21 +174,21 @@ def log_data_inputs(mlflow, data_task: str) -> dict[str, str]:
     from mlflow.data.meta_dataset import MetaDataset
 
     prepared_dir = Path("data/prepared") / data_task
+    file_md5s = _file_md5s(prepared_dir)  # each file read once: split digests and the dir hash
     contexts = {"train": "training", "validation": "validation", "test": "testing"}
     for split, context in contexts.items():
-        path = prepared_dir / f"{split}.jsonl"
-        if not path.is_file():
+        name = f"{split}.jsonl"
+        if name not in file_md5s:
             continue
-        source = resolve_dataset_source(path.resolve().as_uri())
-        dataset = MetaDataset(source, name=f"{data_task}-{split}", digest=dvc_md5(path)[:32])
+        source = resolve_dataset_source((prepared_dir / name).resolve().as_uri())
+        dataset = MetaDataset(source, name=f"{data_task}-{split}", digest=file_md5s[name][:32])
         mlflow.log_input(dataset, context=context)
-    tags = {f"data.{prepared_dir.as_posix()}": dvc_md5(prepared_dir)}
+    tags = {f"data.{prepared_dir.as_posix()}": _listing_md5(file_md5s)}
     validation_report = Path("reports/validation") / f"{data_task}.json"
     if validation_report.is_file():
         tags[f"data.{validation_report.as_posix()}"] = dvc_md5(validation_report)
-    test = prepared_dir / "test.jsonl"
-    if test.is_file():
-        tags["data.test_md5"] = dvc_md5(test)
+    if "test.jsonl" in file_md5s:
+        tags["data.test_md5"] = file_md5s["test.jsonl"]
     return tags
 
 
