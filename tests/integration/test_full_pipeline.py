@@ -227,3 +227,61 @@ def test_serve_the_champion_on_loopback_and_refuse_oversized_requests(project):
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
+
+
+def test_mlflow_ui_in_a_real_browser_shows_runs_lineage_and_the_champion(project, tmp_path):
+    """`mlflow ui` on loopback, driven by headless Chromium: the pages a person would open."""
+    import os
+    import subprocess
+    import time
+    import urllib.request
+
+    from tests.integration.browser import headless_chromium, wait_for_text
+    from tests.integration.conftest import project_env
+
+    client = mlflow_client(project)
+    experiment = client.get_experiment_by_name("transformer-mlops-ner")
+    record = read(project, "reports/runs/ner.json")
+    found = client.get_run(record["run_id"])
+    tags = found.data.tags
+    driver = headless_chromium()  # skips before the server starts when Chromium is missing
+    port = free_port()
+    env = {**project_env(), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    server = subprocess.Popen(["mlflow", "ui", "--backend-store-uri", f"sqlite:///{project / 'mlflow.db'}",
+                               "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+                              cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              start_new_session=True)  # fmt: skip
+    base = f"http://127.0.0.1:{port}/#"
+    ml = "workflowType=machine_learning"  # MLflow 3's UI opens on its GenAI pages otherwise
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                    break
+            except OSError:
+                assert server.poll() is None, server.stdout.read().decode()
+                assert time.time() < deadline, "mlflow ui did not start in 120 s"
+                time.sleep(1)
+        # The experiment page lists the stage's runs (two after the worse re-run above).
+        driver.get(f"{base}/experiments/{experiment.experiment_id}/runs?{ml}")
+        wait_for_text(driver, ["transformer-mlops-ner", "finetune_ner", "ner-train"])
+        driver.save_screenshot(str(tmp_path / "experiment.png"))
+        # A run's page carries the lineage: DVC stage, git commit, the data hash from dvc.lock.
+        driver.get(f"{base}/experiments/{experiment.experiment_id}/runs/{found.info.run_id}?{ml}")
+        wait_for_text(driver, ["dvc.stage", "finetune_ner", "git.commit", tags["git.commit"],
+                               "data.data/prepared/ner", tags["data.data/prepared/ner"]])  # fmt: skip
+        driver.save_screenshot(str(tmp_path / "run.png"))
+        # The registered model page shows the versions and where `champion` points.
+        driver.get(f"{base}/models/ner?{ml}")
+        text = wait_for_text(driver, ["Version 1", "@ champion", "@ challenger", "alias_history"])
+        assert "gate" in text
+        driver.save_screenshot(str(tmp_path / "model.png"))
+    finally:
+        driver.quit()
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+    for name in ("experiment", "run", "model"):
+        png = (tmp_path / f"{name}.png").read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    print(f"\nscreenshots of the MLflow UI: {tmp_path}")
