@@ -6,9 +6,9 @@ from __future__ import annotations
 from transformer_mlops.config import load_params
 from transformer_mlops.evaluation.behaviour_ner import run_checks
 from transformer_mlops.evaluation.ner import evaluate
+from transformer_mlops.inference.ner import load_ner_model
 from transformer_mlops.io import write_json
 from transformer_mlops.runner import log, run_user_command, setup_logging
-from transformer_mlops.tasks.ner import load_ner_model
 from transformer_mlops.tracking.runs import log_evaluation
 
 

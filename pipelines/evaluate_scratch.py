@@ -7,8 +7,8 @@ from pathlib import Path
 
 from transformer_mlops.config import load_params
 from transformer_mlops.evaluation.seq2seq import evaluate
+from transformer_mlops.inference.scratch import load_scratch_model
 from transformer_mlops.runner import log, run_user_command, setup_logging
-from transformer_mlops.tasks.seq2seq import load_scratch_model
 from transformer_mlops.tracking.runs import log_evaluation
 
 

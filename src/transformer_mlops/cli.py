@@ -106,7 +106,7 @@ def predict_scratch(
             for text, output in zip(texts, _predict_registered(model, texts), strict=True):
                 typer.echo(json.dumps({"input": text, "output": output}, ensure_ascii=False))
             return
-        from transformer_mlops.tasks.seq2seq import load_scratch_model, translate
+        from transformer_mlops.inference.scratch import load_scratch_model, translate
 
         try:
             loaded, tokenizer = load_scratch_model(model)
@@ -139,7 +139,7 @@ def predict_ner(
             for result in _predict_registered(model, texts):
                 typer.echo(json.dumps(result, ensure_ascii=False))
             return
-        from transformer_mlops.tasks.ner import load_ner_model, predict_spans
+        from transformer_mlops.inference.ner import load_ner_model, predict_spans
 
         try:
             loaded, tokenizer = load_ner_model(model)
@@ -173,7 +173,7 @@ def predict_qa(
             for question, result in zip(questions, _predict_registered(model, asked), strict=True):
                 typer.echo(json.dumps({"question": question, **result}, ensure_ascii=False))
             return
-        from transformer_mlops.tasks.qa import answer, load_qa_model
+        from transformer_mlops.inference.qa import answer, load_qa_model
 
         cfg = load_params(params).qa
         try:

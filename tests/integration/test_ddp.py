@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from tests.integration.conftest import run
-from transformer_mlops.tasks.seq2seq import load_scratch_model, translate
+from transformer_mlops.inference.scratch import load_scratch_model, translate
 
 pytestmark = pytest.mark.integration
 

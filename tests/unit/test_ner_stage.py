@@ -53,7 +53,7 @@ def test_saved_model_loads_in_a_transformers_pipeline_with_offsets(trained):
 
 def test_evaluate_and_predict_spans(trained, tmp_path):
     from transformer_mlops.evaluation.ner import evaluate
-    from transformer_mlops.tasks.ner import load_ner_model, predict_spans
+    from transformer_mlops.inference.ner import load_ner_model, predict_spans
 
     root, _ = trained
     model, tokenizer = load_ner_model(root / "model")
@@ -72,7 +72,7 @@ def test_evaluate_and_predict_spans(trained, tmp_path):
 
 
 def test_words_without_subwords_keep_one_label_each(trained):
-    from transformer_mlops.tasks.ner import load_ner_model, tag_words
+    from transformer_mlops.inference.ner import load_ner_model, tag_words
 
     root, _ = trained
     model, tokenizer = load_ner_model(root / "model")
@@ -106,7 +106,7 @@ def test_entity_metrics_hand_computed():
 
 def test_behaviour_checks_report_pass_rates(trained):
     from transformer_mlops.evaluation.behaviour_ner import run_checks
-    from transformer_mlops.tasks.ner import load_ner_model
+    from transformer_mlops.inference.ner import load_ner_model
 
     root, _ = trained
     model, tokenizer = load_ner_model(root / "model")

@@ -59,7 +59,7 @@ def test_saved_model_is_a_standard_hugging_face_qa_model(trained):
 
 
 def test_answers_come_from_the_original_context_even_over_many_windows(trained, qa_cfg):
-    from transformer_mlops.tasks.qa import answer, load_qa_model
+    from transformer_mlops.inference.qa import answer, load_qa_model
 
     root, _ = trained
     model, tokenizer = load_qa_model(root / "model")
@@ -72,7 +72,7 @@ def test_answers_come_from_the_original_context_even_over_many_windows(trained, 
 
 def test_evaluate_writes_metrics_errors_and_plots(trained, qa_cfg, tmp_path):
     from transformer_mlops.evaluation.qa import evaluate
-    from transformer_mlops.tasks.qa import load_qa_model
+    from transformer_mlops.inference.qa import load_qa_model
 
     root, _ = trained
     model, tokenizer = load_qa_model(root / "model")
@@ -92,7 +92,7 @@ def test_evaluate_writes_metrics_errors_and_plots(trained, qa_cfg, tmp_path):
 
 def test_behaviour_checks_report_pass_rates(trained):
     from transformer_mlops.evaluation.behaviour_qa import run_checks
-    from transformer_mlops.tasks.qa import load_qa_model
+    from transformer_mlops.inference.qa import load_qa_model
 
     root, _ = trained
     model, tokenizer = load_qa_model(root / "model")

@@ -9,8 +9,9 @@ import pytest
 from transformer_mlops.config import SyntheticConfig, parse_params
 from transformer_mlops.data.synthetic import generate
 from transformer_mlops.evaluation.seq2seq import evaluate
+from transformer_mlops.inference.scratch import load_scratch_model, translate
 from transformer_mlops.io import write_jsonl
-from transformer_mlops.tasks.seq2seq import load_scratch_model, train, translate
+from transformer_mlops.tasks.seq2seq import train
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from itertools import product
 from typing import Any
 
-from transformer_mlops.tasks.ner import predict_spans
+from transformer_mlops.inference.ner import predict_spans
 
 # Names and places unlike the training gazetteers on purpose.
 PEOPLE = [

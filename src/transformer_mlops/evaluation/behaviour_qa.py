@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from transformer_mlops.evaluation.squad_metric import normalize_answer
-from transformer_mlops.tasks.qa import answer
+from transformer_mlops.inference.qa import answer
 
 # (question, paraphrase) templates over a subject.
 TEMPLATES = {

@@ -11,8 +11,8 @@ from seqeval.metrics import classification_report
 from seqeval.metrics.sequence_labeling import get_entities
 from seqeval.scheme import IOB2
 
+from transformer_mlops.inference.ner import tag_words
 from transformer_mlops.io import read_jsonl, save_figure, write_json
-from transformer_mlops.tasks.ner import tag_words
 
 
 def _r(value: float) -> float:

@@ -8,8 +8,8 @@ from typing import Any
 
 from transformer_mlops.config import QaConfig
 from transformer_mlops.evaluation.squad_metric import best_over_golds, exact_match, token_f1
+from transformer_mlops.inference.qa import answer
 from transformer_mlops.io import read_jsonl, save_figure, write_json
-from transformer_mlops.tasks.qa import answer
 
 # Context-length buckets, in words (upper bounds); the last one is open.
 LENGTH_BUCKETS = (50, 100, 150, 200, 300, 400, 600)

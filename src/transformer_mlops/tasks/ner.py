@@ -20,9 +20,10 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer
 
 from transformer_mlops.config import FinetuneTrainConfig, NerConfig
 from transformer_mlops.data.validation import label_set
+from transformer_mlops.inference.ner import collate
 from transformer_mlops.io import read_jsonl
-from transformer_mlops.tasks.batching import bucketed_loader, pad
-from transformer_mlops.tasks.ner_features import IGNORE, Feature, encode, spans, words_with_offsets
+from transformer_mlops.tasks.batching import bucketed_loader
+from transformer_mlops.tasks.ner_features import IGNORE, Feature, encode
 from transformer_mlops.tasks.pretrained import resolve_pretrained, save_pretrained_atomically
 from transformer_mlops.tasks.trainer import (
     adamw_with_schedule,
@@ -37,18 +38,6 @@ def labels_for(cfg: NerConfig, train: list[dict]) -> list[str]:
     """The label set: O + B-/I- of the configured entity types (or those seen in train)."""
     types = cfg.data.entity_types or sorted({t[2:] for r in train for t in r["tags"] if t != "O"})
     return label_set(types)
-
-
-def collate(features: list[Feature], pad_id: int) -> dict[str, torch.Tensor]:
-    """Dynamic padding of a batch of features; keeps where each came from for decoding."""
-    input_ids = pad([f.input_ids for f in features], pad_id)
-    return {
-        "input_ids": input_ids,
-        "attention_mask": pad([[1] * len(f.input_ids) for f in features], 0),
-        "labels": pad([f.labels for f in features], IGNORE),
-        "example": torch.tensor([f.example for f in features]),
-        "first_word": torch.tensor([f.first_word for f in features]),
-    }
 
 
 class NerDataModule(L.LightningDataModule):
@@ -201,53 +190,3 @@ def train(cfg: NerConfig, prepared_dir: str | Path, model_dir: str | Path, check
         "precision": str(trainer.precision),
         "split_sentences": data.split_sentences,
     }
-
-
-# ---------------------------------------------------------------------------------- predict
-
-
-def load_ner_model(model_dir: str | Path):
-    """A saved NER model and its tokenizer, in eval mode."""
-    model = AutoModelForTokenClassification.from_pretrained(str(model_dir), use_safetensors=True)
-    return model.eval(), AutoTokenizer.from_pretrained(str(model_dir))
-
-
-@torch.inference_mode()
-def tag_words(model, tokenizer, sentences: list[list[str]], max_length: int = 128,
-              batch_size: int = 64) -> list[tuple[list[str], list[float]]]:  # fmt: skip
-    """Per sentence of words: (IOB2 label per word, probability of that label)."""
-    id2label = model.config.id2label
-    features, _ = encode(tokenizer, sentences, None, {label: i for i, label in id2label.items()},
-                         max_length)  # fmt: skip
-    # Words the tokenizer turns into nothing (e.g. a lone zero-width character) have no
-    # subword to predict from: they stay "O", so every sentence keeps one label per word.
-    labels = [["O"] * len(words) for words in sentences]
-    scores = [[1.0] * len(words) for words in sentences]
-    order = sorted(range(len(features)), key=lambda i: len(features[i].input_ids))
-    for start in range(0, len(order), batch_size):
-        batch_features = [features[i] for i in order[start : start + batch_size]]
-        batch = collate(batch_features, tokenizer.pad_token_id)
-        probs = (
-            model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-            .logits.float()
-            .softmax(-1)
-        )
-        best, chosen = probs.max(-1)
-        for row, feature in enumerate(batch_features):
-            for position in (batch["labels"][row] != IGNORE).nonzero().flatten().tolist():
-                word = feature.first_word + feature.word_ids[position]
-                labels[feature.example][word] = id2label[int(chosen[row][position])]
-                scores[feature.example][word] = float(best[row][position])
-    return list(zip(labels, scores, strict=True))
-
-
-def predict_spans(
-    model, tokenizer, texts: list[str], max_length: int = 128
-) -> list[list[dict[str, Any]]]:
-    """Entity spans (text, type, start, end, score) of raw texts, offsets into the original text."""
-    split = [words_with_offsets(tokenizer, text) for text in texts]
-    tagged = tag_words(model, tokenizer, [[w for w, _ in words] for words in split], max_length)
-    return [
-        spans(text, [offset for _, offset in words], labels, scores)
-        for text, words, (labels, scores) in zip(texts, split, tagged, strict=True)
-    ]

@@ -19,8 +19,9 @@ from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from transformer_mlops.config import QaConfig
 from transformer_mlops.evaluation.squad_metric import squad_scores
+from transformer_mlops.inference.qa import collate, model_inputs
 from transformer_mlops.io import read_jsonl
-from transformer_mlops.tasks.batching import bucketed_loader, pad
+from transformer_mlops.tasks.batching import bucketed_loader
 from transformer_mlops.tasks.pretrained import resolve_pretrained, save_pretrained_atomically
 from transformer_mlops.tasks.qa_features import (
     Candidate,
@@ -36,24 +37,6 @@ from transformer_mlops.tasks.trainer import (
 )
 
 log = logging.getLogger(__name__)
-
-
-def collate(features: list[QaFeature], pad_id: int) -> dict[str, torch.Tensor]:
-    """Dynamic padding; `feature` indexes the batch rows back to their windows for decoding."""
-    batch = {
-        "input_ids": pad([f.input_ids for f in features], pad_id),
-        "attention_mask": pad([[1] * len(f.input_ids) for f in features], 0),
-        "start_positions": torch.tensor([f.start_position for f in features]),
-        "end_positions": torch.tensor([f.end_position for f in features]),
-    }
-    if features[0].token_type_ids is not None:
-        batch["token_type_ids"] = pad([f.token_type_ids for f in features], 0)
-    return batch
-
-
-def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The tensors the model takes (labels and bookkeeping left out)."""
-    return {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
 
 
 class IndexedFeatures(torch.utils.data.Dataset):
@@ -189,32 +172,3 @@ def train(cfg: QaConfig, prepared_dir: str | Path, model_dir: str | Path, checkp
         "precision": str(trainer.precision),
         "windows": {split: len(features) for split, features in data.features.items()},
     }
-
-
-# ---------------------------------------------------------------------------------- predict
-
-
-def load_qa_model(model_dir: str | Path):
-    """A saved QA model and its tokenizer, in eval mode."""
-    model = AutoModelForQuestionAnswering.from_pretrained(str(model_dir), use_safetensors=True)
-    return model.eval(), AutoTokenizer.from_pretrained(str(model_dir))
-
-
-@torch.inference_mode()
-def answer(model, tokenizer, questions: list[str], contexts: list[str], max_length: int = 384,
-           doc_stride: int = 128, n_best: int = 20, max_answer_length: int = 30,
-           batch_size: int = 64) -> list[dict[str, Any]]:  # fmt: skip
-    """Per question: answer text (from the original context), character start/end and score,
-    chosen over every window of its context."""
-    features = encode(tokenizer, questions, contexts, None, max_length, doc_stride)
-    order = sorted(range(len(features)), key=lambda i: len(features[i].input_ids))
-    candidates = []
-    for start in range(0, len(order), batch_size):
-        chunk = [features[i] for i in order[start : start + batch_size]]
-        out = model(**model_inputs(collate(chunk, tokenizer.pad_token_id)))
-        for row, feature in enumerate(chunk):
-            candidate = best_span(feature, out.start_logits[row], out.end_logits[row], n_best,
-                                  max_answer_length)  # fmt: skip
-            if candidate is not None:
-                candidates.append(candidate)
-    return pick_answers(candidates, contexts)

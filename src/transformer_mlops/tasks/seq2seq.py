@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import asdict, replace
@@ -13,17 +12,15 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback
-from safetensors.torch import load_model, save_model
 from tokenizers import Tokenizer
 
-from transformer_mlops.config import Seq2SeqConfig, Seq2SeqTrainConfig, TransformerConfig
-from transformer_mlops.io import atomic_dir, read_jsonl
+from transformer_mlops.config import Seq2SeqConfig, Seq2SeqTrainConfig
+from transformer_mlops.inference.scratch import save_scratch_model
+from transformer_mlops.io import read_jsonl
 from transformer_mlops.models.tokenization import (
     BOS_ID,
     EOS_ID,
     PAD_ID,
-    decode_ids,
-    load_tokenizer,
     train_tokenizer,
 )
 from transformer_mlops.models.transformer import Transformer, build_model, greedy_decode
@@ -196,38 +193,6 @@ class History(Callback):
             "val_loss": round(float(metrics["val/loss"]), 5),
             "val_exact_match": round(float(metrics["val/exact_match"]), 5),
         })  # fmt: skip
-
-
-# ------------------------------------------------------------------------- save and load
-
-
-def save_scratch_model(model: Transformer, tokenizer: Tokenizer, out_dir: str | Path) -> None:
-    """models/scratch/: model.safetensors, config.json, tokenizer.json (replaced atomically)."""
-    with atomic_dir(out_dir) as tmp:
-        save_model(model, str(tmp / "model.safetensors"))  # handles tied weights
-        (tmp / "config.json").write_text(
-            json.dumps(asdict(model.config), indent=2, sort_keys=True) + "\n"
-        )
-        tokenizer.save(str(tmp / "tokenizer.json"))
-
-
-def load_scratch_model(model_dir: str | Path) -> tuple[Transformer, Tokenizer]:
-    """Load what `save_scratch_model` wrote, in eval mode."""
-    model_dir = Path(model_dir)
-    config = TransformerConfig(**json.loads((model_dir / "config.json").read_text()))
-    model = build_model(config)
-    load_model(model, str(model_dir / "model.safetensors"))
-    return model.eval(), load_tokenizer(model_dir / "tokenizer.json")
-
-
-def translate(
-    model: Transformer, tokenizer: Tokenizer, texts: list[str], max_len: int = 64
-) -> list[str]:
-    """Greedy-decode a few texts (the `tmlops predict scratch` path)."""
-    src = pad([[*e.ids, EOS_ID] for e in tokenizer.encode_batch(texts)], PAD_ID)
-    with torch.inference_mode():
-        hyp = greedy_decode(model, src, BOS_ID, EOS_ID, max_len)
-    return [decode_ids(tokenizer, row.tolist()) for row in hyp]
 
 
 # ----------------------------------------------------------------------------------- train

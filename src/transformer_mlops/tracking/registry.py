@@ -100,7 +100,7 @@ def log_and_register(task: str, run_id: str, model_dir: str, model_config: dict[
     requirements = _pip_requirements()
     with mlflow.start_run(run_id=run_id):
         if task == "ner":  # the standard flavor too, for users of mlflow.transformers
-            from transformer_mlops.tasks.ner import load_ner_model
+            from transformer_mlops.inference.ner import load_ner_model
 
             model, tokenizer = load_ner_model(model_dir)
             mlflow.transformers.log_model(

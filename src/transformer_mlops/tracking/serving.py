@@ -52,7 +52,7 @@ class NerSpansModel(mlflow.pyfunc.PythonModel):
     """Raw text in, entity spans with character offsets out."""
 
     def load_context(self, context) -> None:
-        from transformer_mlops.tasks.ner import load_ner_model
+        from transformer_mlops.inference.ner import load_ner_model
 
         self.model, self.tokenizer = load_ner_model(context.artifacts["model"])
         self.max_length = int(context.model_config.get("max_length", 128))
@@ -60,7 +60,7 @@ class NerSpansModel(mlflow.pyfunc.PythonModel):
     def predict(
         self, model_input: list[str], params: dict[str, Any] | None = None
     ) -> list[NerResult]:
-        from transformer_mlops.tasks.ner import predict_spans
+        from transformer_mlops.inference.ner import predict_spans
 
         check_request_size(model_input)
         found = predict_spans(self.model, self.tokenizer, model_input, self.max_length)
@@ -86,7 +86,7 @@ class QaAnswerModel(mlflow.pyfunc.PythonModel):
     """(question, context) in, the answer span of the original context out."""
 
     def load_context(self, context) -> None:
-        from transformer_mlops.tasks.qa import load_qa_model
+        from transformer_mlops.inference.qa import load_qa_model
 
         self.model, self.tokenizer = load_qa_model(context.artifacts["model"])
         self.settings = {k: int(v) for k, v in context.model_config.items()}
@@ -94,7 +94,7 @@ class QaAnswerModel(mlflow.pyfunc.PythonModel):
     def predict(
         self, model_input: list[Question], params: dict[str, Any] | None = None
     ) -> list[Answer]:
-        from transformer_mlops.tasks.qa import answer
+        from transformer_mlops.inference.qa import answer
 
         items = [q if isinstance(q, Question) else Question(**q) for q in model_input]
         check_request_size([q.context + q.question for q in items])
@@ -107,13 +107,13 @@ class ScratchTextModel(mlflow.pyfunc.PythonModel):
     """Text in, the from-scratch Transformer's output text out (greedy decoding)."""
 
     def load_context(self, context) -> None:
-        from transformer_mlops.tasks.seq2seq import load_scratch_model
+        from transformer_mlops.inference.scratch import load_scratch_model
 
         self.model, self.tokenizer = load_scratch_model(context.artifacts["model"])
         self.max_tokens = int(context.model_config.get("max_tokens", 64))
 
     def predict(self, model_input: list[str], params: dict[str, Any] | None = None) -> list[str]:
-        from transformer_mlops.tasks.seq2seq import translate
+        from transformer_mlops.inference.scratch import translate
 
         check_request_size(model_input)
         return translate(self.model, self.tokenizer, model_input, self.max_tokens)

@@ -1,0 +1,1 @@
+"""Loading saved models and predicting with them, without Lightning (fast to import)."""

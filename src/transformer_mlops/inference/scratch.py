@@ -1,0 +1,49 @@
+"""The from-scratch Transformer's saved format and inference: save, load, greedy translate.
+
+Serving, `tmlops predict` and the registry import this module, so it must not import Lightning.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_model, save_model
+from tokenizers import Tokenizer
+
+from transformer_mlops.config import TransformerConfig
+from transformer_mlops.io import atomic_dir
+from transformer_mlops.models.tokenization import BOS_ID, EOS_ID, PAD_ID, decode_ids, load_tokenizer
+from transformer_mlops.models.transformer import Transformer, build_model, greedy_decode
+from transformer_mlops.tasks.batching import pad
+
+
+def save_scratch_model(model: Transformer, tokenizer: Tokenizer, out_dir: str | Path) -> None:
+    """models/scratch/: model.safetensors, config.json, tokenizer.json (replaced atomically)."""
+    with atomic_dir(out_dir) as tmp:
+        save_model(model, str(tmp / "model.safetensors"))  # handles tied weights
+        (tmp / "config.json").write_text(
+            json.dumps(asdict(model.config), indent=2, sort_keys=True) + "\n"
+        )
+        tokenizer.save(str(tmp / "tokenizer.json"))
+
+
+def load_scratch_model(model_dir: str | Path) -> tuple[Transformer, Tokenizer]:
+    """Load what `save_scratch_model` wrote, in eval mode."""
+    model_dir = Path(model_dir)
+    config = TransformerConfig(**json.loads((model_dir / "config.json").read_text()))
+    model = build_model(config)
+    load_model(model, str(model_dir / "model.safetensors"))
+    return model.eval(), load_tokenizer(model_dir / "tokenizer.json")
+
+
+def translate(
+    model: Transformer, tokenizer: Tokenizer, texts: list[str], max_len: int = 64
+) -> list[str]:
+    """Greedy-decode a few texts (the `tmlops predict scratch` path)."""
+    src = pad([[*e.ids, EOS_ID] for e in tokenizer.encode_batch(texts)], PAD_ID)
+    with torch.inference_mode():
+        hyp = greedy_decode(model, src, BOS_ID, EOS_ID, max_len)
+    return [decode_ids(tokenizer, row.tolist()) for row in hyp]
