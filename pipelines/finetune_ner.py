@@ -7,15 +7,17 @@ from transformer_mlops.config import load_params
 from transformer_mlops.io import write_json
 from transformer_mlops.runner import log, run_user_command, setup_logging
 from transformer_mlops.tasks.ner import train
+from transformer_mlops.tasks.resume import resumable_stage_run
 from transformer_mlops.tasks.trainer import speed_report
-from transformer_mlops.tracking.runs import is_global_zero, lightning_logger, log_speed, stage_run
+from transformer_mlops.tracking.runs import is_global_zero, lightning_logger, log_speed
 
 
 def main() -> None:
     cfg = load_params().ner
-    with stage_run("ner", "finetune_ner", cfg.model_dump(), data_task="ner") as run:
+    stage = resumable_stage_run("ner", "finetune_ner", cfg.model_dump(), "ner", "checkpoints/ner")
+    with stage as (run, resume):  # resume: last.ckpt of an interrupted run, or None
         summary = train(cfg, "data/prepared/ner", "models/ner", "checkpoints/ner",
-                        logger=lightning_logger(run))  # fmt: skip
+                        logger=lightning_logger(run), ckpt_path=resume)  # fmt: skip
         if not is_global_zero():  # DDP: rank 0 writes the reports
             return
         speed = speed_report(summary)

@@ -7,15 +7,17 @@ from transformer_mlops.config import load_params
 from transformer_mlops.io import write_json
 from transformer_mlops.runner import log, run_user_command, setup_logging
 from transformer_mlops.tasks.qa import train
+from transformer_mlops.tasks.resume import resumable_stage_run
 from transformer_mlops.tasks.trainer import speed_report
-from transformer_mlops.tracking.runs import is_global_zero, lightning_logger, log_speed, stage_run
+from transformer_mlops.tracking.runs import is_global_zero, lightning_logger, log_speed
 
 
 def main() -> None:
     cfg = load_params().qa
-    with stage_run("qa", "finetune_qa", cfg.model_dump(), data_task="qa") as run:
+    stage = resumable_stage_run("qa", "finetune_qa", cfg.model_dump(), "qa", "checkpoints/qa")
+    with stage as (run, resume):  # resume: last.ckpt of an interrupted run, or None
         summary = train(cfg, "data/prepared/qa", "models/qa", "checkpoints/qa",
-                        logger=lightning_logger(run))  # fmt: skip
+                        logger=lightning_logger(run), ckpt_path=resume)  # fmt: skip
         if not is_global_zero():  # DDP: rank 0 writes the reports
             return
         speed = speed_report(summary)

@@ -6,16 +6,19 @@ from __future__ import annotations
 from transformer_mlops.config import load_params
 from transformer_mlops.io import write_json
 from transformer_mlops.runner import log, run_user_command, setup_logging
+from transformer_mlops.tasks.resume import resumable_stage_run
 from transformer_mlops.tasks.seq2seq import train
 from transformer_mlops.tasks.trainer import speed_report
-from transformer_mlops.tracking.runs import is_global_zero, lightning_logger, log_speed, stage_run
+from transformer_mlops.tracking.runs import is_global_zero, lightning_logger, log_speed
 
 
 def main() -> None:
     cfg = load_params().seq2seq
-    with stage_run("scratch", "train_scratch", cfg.model_dump(), data_task="seq2seq") as run:
+    with resumable_stage_run(
+        "scratch", "train_scratch", cfg.model_dump(), "seq2seq", "checkpoints/scratch"
+    ) as (run, resume):
         summary = train(cfg, "data/prepared/seq2seq", "models/scratch", "checkpoints/scratch",
-                        logger=lightning_logger(run))  # fmt: skip
+                        logger=lightning_logger(run), ckpt_path=resume)  # fmt: skip
         if not is_global_zero():  # DDP: rank 0 writes the reports
             return
         history = summary.pop("history")

@@ -145,6 +145,7 @@ class TrainerConfig(Section):
     gradient_clip_val: float = 1.0
     accumulate_grad_batches: int = Field(default=1, ge=1)
     log_every_n_steps: int = Field(default=10, ge=1)
+    checkpoint_every_n_steps: int = Field(default=50, ge=1)  # last.ckpt, to resume after a crash
     num_threads: int | None = None  # torch intra-op threads; None: one per core
 
 

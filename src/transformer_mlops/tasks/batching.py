@@ -28,6 +28,7 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
         self.num_replicas = num_replicas
         self.rank = rank
         self.epoch = 0
+        self.skip_once = 0  # set after a mid-epoch resume: batches of this epoch already trained
 
     def set_epoch(self, epoch: int) -> None:
         """Called by Lightning at the start of every epoch: a new, reproducible order."""
@@ -59,7 +60,8 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
         return batches[self.rank :: self.num_replicas]
 
     def __iter__(self) -> Iterator[list[int]]:
-        return iter(self._batches())
+        skip, self.skip_once = self.skip_once, 0
+        return iter(self._batches()[skip:])
 
     def __len__(self) -> int:
         return len(self._batches())

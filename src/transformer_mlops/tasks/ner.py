@@ -25,6 +25,7 @@ from transformer_mlops.io import read_jsonl
 from transformer_mlops.tasks.batching import bucketed_loader
 from transformer_mlops.tasks.ner_features import IGNORE, Feature, encode
 from transformer_mlops.tasks.pretrained import resolve_pretrained, save_pretrained_atomically
+from transformer_mlops.tasks.resume import ResumableBatches
 from transformer_mlops.tasks.trainer import (
     adamw_with_schedule,
     configure_threads,
@@ -40,7 +41,7 @@ def labels_for(cfg: NerConfig, train: list[dict]) -> list[str]:
     return label_set(types)
 
 
-class NerDataModule(L.LightningDataModule):
+class NerDataModule(ResumableBatches, L.LightningDataModule):
     """Prepared sentences -> windows of subwords with aligned labels, length-bucketed."""
 
     def __init__(
@@ -83,7 +84,7 @@ class NerDataModule(L.LightningDataModule):
                                collate=lambda b: collate(b, pad_id))  # fmt: skip
 
     def train_dataloader(self):
-        return self._loader("train", True, self.cfg.train.batch_size)
+        return self.resume_position(self._loader("train", True, self.cfg.train.batch_size))
 
     def val_dataloader(self):
         return self._loader("validation", False, self.cfg.train.eval_batch_size)
@@ -159,7 +160,8 @@ def sentences_from_windows(
 
 
 def train(cfg: NerConfig, prepared_dir: str | Path, model_dir: str | Path, checkpoint_dir: str | Path,
-          callbacks: list | None = None, logger=False, **trainer_overrides: Any) -> dict[str, Any]:  # fmt: skip
+          callbacks: list | None = None, logger=False, ckpt_path: str | Path | None = None,
+          **trainer_overrides: Any) -> dict[str, Any]:  # fmt: skip
     """Fine-tune the configured encoder for NER; save the best model to `model_dir`."""
     started = time.perf_counter()
     configure_threads(cfg.train.trainer)
@@ -177,7 +179,7 @@ def train(cfg: NerConfig, prepared_dir: str | Path, model_dir: str | Path, check
     module = NerModule(model, id2label, cfg.train)
     trainer, best, throughput = fit_pretrained(
         module, data, cfg.train.trainer, checkpoint_dir, "val/f1", cfg.train.early_stopping_patience,
-        callbacks, logger, **trainer_overrides,
+        callbacks, logger, ckpt_path, **trainer_overrides,
     )  # fmt: skip
     if trainer.is_global_zero:
         save_pretrained_atomically(module.model.cpu(), tokenizer, model_dir)

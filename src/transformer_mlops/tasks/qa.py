@@ -30,6 +30,7 @@ from transformer_mlops.tasks.qa_features import (
     encode,
     pick_answers,
 )
+from transformer_mlops.tasks.resume import ResumableBatches
 from transformer_mlops.tasks.trainer import (
     adamw_with_schedule,
     configure_threads,
@@ -58,7 +59,7 @@ def collate_indexed(items: list[tuple[int, QaFeature]], pad_id: int) -> dict[str
     return batch
 
 
-class QaDataModule(L.LightningDataModule):
+class QaDataModule(ResumableBatches, L.LightningDataModule):
     """Prepared questions -> (question, context window) features, length-bucketed."""
 
     def __init__(self, prepared_dir: str | Path, tokenizer, cfg: QaConfig):
@@ -91,7 +92,7 @@ class QaDataModule(L.LightningDataModule):
                                collate=lambda b: collate_indexed(b, pad_id))  # fmt: skip
 
     def train_dataloader(self):
-        return self._loader("train", True, self.cfg.train.batch_size)
+        return self.resume_position(self._loader("train", True, self.cfg.train.batch_size))
 
     def val_dataloader(self):
         return self._loader("validation", False, self.cfg.train.eval_batch_size)
@@ -146,7 +147,8 @@ class QaModule(L.LightningModule):
 
 
 def train(cfg: QaConfig, prepared_dir: str | Path, model_dir: str | Path, checkpoint_dir: str | Path,
-          callbacks: list | None = None, logger=False, **trainer_overrides: Any) -> dict[str, Any]:  # fmt: skip
+          callbacks: list | None = None, logger=False, ckpt_path: str | Path | None = None,
+          **trainer_overrides: Any) -> dict[str, Any]:  # fmt: skip
     """Fine-tune the configured encoder for extractive QA; save the best model to `model_dir`."""
     started = time.perf_counter()
     configure_threads(cfg.train.trainer)
@@ -159,7 +161,7 @@ def train(cfg: QaConfig, prepared_dir: str | Path, model_dir: str | Path, checkp
     module = QaModule(model, cfg)
     trainer, best, throughput = fit_pretrained(
         module, data, cfg.train.trainer, checkpoint_dir, "val/f1", cfg.train.early_stopping_patience,
-        callbacks, logger, **trainer_overrides,
+        callbacks, logger, ckpt_path, **trainer_overrides,
     )  # fmt: skip
     if trainer.is_global_zero:
         save_pretrained_atomically(module.model.cpu(), tokenizer, model_dir)

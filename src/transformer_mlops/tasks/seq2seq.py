@@ -25,6 +25,7 @@ from transformer_mlops.models.tokenization import (
 )
 from transformer_mlops.models.transformer import Transformer, build_model, greedy_decode
 from transformer_mlops.tasks.batching import LengthBucketBatchSampler, pad
+from transformer_mlops.tasks.resume import ResumableBatches
 from transformer_mlops.tasks.trainer import (
     Throughput,
     adamw_with_schedule,
@@ -63,7 +64,7 @@ def collate(pairs: list[tuple[list[int], list[int]]]) -> dict[str, torch.Tensor]
     }
 
 
-class Seq2SeqDataModule(L.LightningDataModule):
+class Seq2SeqDataModule(ResumableBatches, L.LightningDataModule):
     """Prepared JSON lines -> length-bucketed, dynamically padded batches."""
 
     def __init__(self, prepared_dir: str | Path, tokenizer: Tokenizer, cfg: Seq2SeqConfig):
@@ -101,7 +102,7 @@ class Seq2SeqDataModule(L.LightningDataModule):
         return torch.utils.data.DataLoader(data, batch_sampler=sampler, collate_fn=collate)
 
     def train_dataloader(self):
-        return self._loader("train", shuffle=True)
+        return self.resume_position(self._loader("train", shuffle=True))
 
     def val_dataloader(self):
         return self._loader("validation", shuffle=False)
@@ -200,8 +201,9 @@ class History(Callback):
 
 def train(cfg: Seq2SeqConfig, prepared_dir: str | Path, model_dir: str | Path,
           checkpoint_dir: str | Path, callbacks: list | None = None, logger=False,
-          **trainer_overrides: Any) -> dict[str, Any]:  # fmt: skip
+          ckpt_path: str | Path | None = None, **trainer_overrides: Any) -> dict[str, Any]:  # fmt: skip
     """Train the scratch model on prepared data; save the best weights to `model_dir`.
+    `ckpt_path` resumes an interrupted run (see tasks/resume.py).
 
     Returns a summary: best validation metrics, steps, throughput and wall time.
     """
@@ -225,12 +227,13 @@ def train(cfg: Seq2SeqConfig, prepared_dir: str | Path, model_dir: str | Path,
     module = Seq2SeqModule(model, cfg.train)
     history = History()
     throughput = Throughput(lambda batch: (batch["tgt_out"] != PAD_ID).sum())  # target tokens
-    checkpoint, stopper = best_checkpoint_callbacks(
-        checkpoint_dir, "val/exact_match", cfg.train.early_stopping_patience
-    )
-    trainer = build_trainer(cfg.train.trainer, callbacks=[checkpoint, stopper, history, throughput, *(callbacks or [])],
+    fit_callbacks = best_checkpoint_callbacks(checkpoint_dir, "val/exact_match", cfg.train.early_stopping_patience,
+                                              cfg.train.trainer.checkpoint_every_n_steps)  # fmt: skip
+    trainer = build_trainer(cfg.train.trainer, callbacks=[*fit_callbacks, history, throughput, *(callbacks or [])],
                             logger=logger, root_dir=checkpoint_dir, **trainer_overrides)  # fmt: skip
-    best_score = fit_and_restore_best(trainer, module, data, checkpoint, "val/exact_match")
+    best_score = fit_and_restore_best(
+        trainer, module, data, fit_callbacks[0], "val/exact_match", ckpt_path
+    )
     if trainer.is_global_zero:
         save_scratch_model(module.model.cpu(), tokenizer, model_dir)
     return {

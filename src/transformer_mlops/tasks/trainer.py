@@ -7,6 +7,7 @@ import logging
 import math
 import os
 import time
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -16,6 +17,10 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from transformer_mlops.config import OptimizerConfig, TrainerConfig
 
 log = logging.getLogger(__name__)
+
+# Our data modules do resume mid-epoch (tasks/resume.py: ResumableBatches), through the
+# datamodule's state rather than a stateful DataLoader, which is what this warning looks for.
+warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before")
 
 
 @functools.cache
@@ -125,19 +130,25 @@ def build_trainer(cfg: TrainerConfig, *, callbacks: list, logger=False, root_dir
     return L.Trainer(**kwargs)
 
 
-def best_checkpoint_callbacks(checkpoint_dir: str | Path, monitor: str,
-                              patience: int) -> tuple[ModelCheckpoint, EarlyStopping]:  # fmt: skip
-    """Best + last checkpoints and early stopping on `monitor` (higher is better).
+def best_checkpoint_callbacks(checkpoint_dir: str | Path, monitor: str, patience: int,
+                              every_n_steps: int = 50) -> list[Callback]:  # fmt: skip
+    """[best checkpoint, early stopping, last.ckpt every n steps, RNG state]: the best weights by
+    `monitor` (higher is better), and what a resume after a crash needs (see tasks/resume.py).
 
     Early stopping is checked after validations only: max_steps may end training mid-epoch,
     when no validation metric exists yet.
     """
-    checkpoint = ModelCheckpoint(dirpath=str(checkpoint_dir), filename="best", monitor=monitor, mode="max",
-                                 save_last=True)  # fmt: skip
+    from transformer_mlops.tasks.resume import ResumableState
+
+    best = ModelCheckpoint(
+        dirpath=str(checkpoint_dir), filename="best", monitor=monitor, mode="max"
+    )
     stopper = EarlyStopping(
         monitor=monitor, mode="max", patience=patience, check_on_train_epoch_end=False
     )
-    return checkpoint, stopper
+    last = ModelCheckpoint(dirpath=str(checkpoint_dir), save_top_k=0, save_last=True,
+                           every_n_train_steps=every_n_steps)  # fmt: skip
+    return [best, stopper, last, ResumableState()]
 
 
 class ValidationTracker(Callback):
@@ -152,16 +163,18 @@ class ValidationTracker(Callback):
 
 
 def fit_and_restore_best(trainer: L.Trainer, module: L.LightningModule, datamodule: L.LightningDataModule,
-                         checkpoint: ModelCheckpoint, monitor: str) -> float | None:  # fmt: skip
+                         checkpoint: ModelCheckpoint, monitor: str,
+                         ckpt_path: str | Path | None = None) -> float | None:  # fmt: skip
     """Fit, then leave the best weights (by `monitor`, higher is better) in `module`.
 
     When training stopped between validations (max_steps or max_time mid-epoch) the final,
     fully annealed weights are validated too, so they are not thrown away for an older best.
-    Returns the best score.
+    `ckpt_path` resumes an interrupted fit (tensors only: weights_only=True). Returns the best score.
     """
     tracker = ValidationTracker()
     trainer.callbacks.append(tracker)
-    trainer.fit(module, datamodule=datamodule)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path,
+                weights_only=True if ckpt_path else None)  # fmt: skip
     best = float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None
     path = checkpoint.best_model_path
     if tracker.last_step != trainer.global_step:
@@ -177,14 +190,18 @@ def fit_and_restore_best(trainer: L.Trainer, module: L.LightningModule, datamodu
 
 def fit_pretrained(module: L.LightningModule, data: L.LightningDataModule, cfg: TrainerConfig,
                    checkpoint_dir: str | Path, monitor: str, patience: int, callbacks: list | None = None,
-                   logger=False, **overrides) -> tuple[L.Trainer, float, Throughput]:  # fmt: skip
+                   logger=False, ckpt_path: str | Path | None = None,
+                   **overrides) -> tuple[L.Trainer, float, Throughput]:  # fmt: skip
     """The fine-tuning fit shared by NER and QA: best checkpoint + early stopping on `monitor`,
-    throughput of real (attention-mask) tokens. Returns (trainer, best score, throughput)."""
+    throughput of real (attention-mask) tokens; `ckpt_path` resumes. Returns (trainer, best
+    score, throughput)."""
     throughput = Throughput(lambda batch: batch["attention_mask"].sum())
-    checkpoint, stopper = best_checkpoint_callbacks(checkpoint_dir, monitor, patience)
-    trainer = build_trainer(cfg, callbacks=[checkpoint, stopper, throughput, *(callbacks or [])],
+    fit_callbacks = best_checkpoint_callbacks(
+        checkpoint_dir, monitor, patience, cfg.checkpoint_every_n_steps
+    )
+    trainer = build_trainer(cfg, callbacks=[*fit_callbacks, throughput, *(callbacks or [])],
                             logger=logger, root_dir=checkpoint_dir, **overrides)  # fmt: skip
-    best = fit_and_restore_best(trainer, module, data, checkpoint, monitor)
+    best = fit_and_restore_best(trainer, module, data, fit_callbacks[0], monitor, ckpt_path)
     return trainer, best or 0.0, throughput
 
 

@@ -1,0 +1,75 @@
+"""Resuming a training run from last.ckpt gives the weights of an uninterrupted run: optimizer,
+schedule, loop counters, RNG (dropout) and the position in the epoch's batch order all restored."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from lightning.pytorch.callbacks import Callback
+
+from transformer_mlops.config import SyntheticConfig, parse_params
+from transformer_mlops.data.synthetic import generate
+from transformer_mlops.io import write_jsonl
+from transformer_mlops.tasks.resume import ResumePoint, fingerprint
+from transformer_mlops.tasks.seq2seq import train
+
+
+class Crash(Callback):
+    """Dies after optimizer step `at_step`, like a killed process (no checkpoint at that step)."""
+
+    def __init__(self, at_step: int):
+        self.at_step = at_step
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        if trainer.global_step == self.at_step:
+            raise RuntimeError("simulated crash")
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory, default_params_raw):
+    root = tmp_path_factory.mktemp("resume")
+    splits = generate("seq2seq", SyntheticConfig(train=256, validation=64, test=32), seed=0)
+    for split, rows in splits.items():
+        write_jsonl(root / "prepared" / f"{split}.jsonl", rows)
+    raw = json.loads(json.dumps(default_params_raw))
+    raw["seq2seq"]["model"].update(d_model=32, d_ff=64, n_heads=2, n_encoder_layers=1,
+                                   n_decoder_layers=1, dropout=0.2)  # fmt: skip
+    raw["seq2seq"]["train"].update(batch_size=32, val_decode_limit=32)
+    raw["seq2seq"]["train"]["trainer"].update(max_epochs=2, precision="32-true",
+                                              checkpoint_every_n_steps=3)  # fmt: skip
+    return parse_params(raw).seq2seq, root
+
+
+def test_a_run_resumed_mid_epoch_ends_with_the_uninterrupted_weights(setup):
+    cfg, root = setup
+    whole = train(
+        cfg, root / "prepared", root / "whole", root / "ckpt-whole", enable_progress_bar=False
+    )
+    assert whole["global_step"] == 16  # 2 epochs x 8 batches
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(cfg, root / "prepared", root / "broken", root / "ckpt", callbacks=[Crash(11)],
+              enable_progress_bar=False)  # fmt: skip
+    last = root / "ckpt" / "last.ckpt"
+    assert last.is_file() and not (root / "broken").exists()  # nothing half-written
+    resumed = train(cfg, root / "prepared", root / "resumed", root / "ckpt", ckpt_path=last,
+                    enable_progress_bar=False)  # fmt: skip
+    assert resumed["global_step"] == 16
+    assert resumed["best_val_exact_match"] == whole["best_val_exact_match"]
+    weights = (root / "whole" / "model.safetensors").read_bytes()
+    assert (root / "resumed" / "model.safetensors").read_bytes() == weights
+
+
+def test_resume_point_only_for_the_same_params_and_data(setup, tmp_path):
+    cfg, root = setup
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "last.ckpt").write_bytes(b"checkpoint")
+    print_ = fingerprint(cfg.model_dump(), root / "prepared")
+    ResumePoint(ckpt, print_).started("run-1", "sqlite:///mlflow.db")
+    assert ResumePoint.find(ckpt, print_, clear_stale=False).checkpoint == ckpt / "last.ckpt"
+    other = fingerprint({**cfg.model_dump(), "seed": 1}, root / "prepared")
+    assert other != print_
+    fresh = ResumePoint.find(ckpt, other)  # other params: the old checkpoints are stale
+    assert fresh.checkpoint is None and fresh.run_id is None
+    assert not (ckpt / "last.ckpt").exists() and not (ckpt / "resume.json").exists()
