@@ -41,23 +41,32 @@ def setup(tmp_path_factory, default_params_raw):
     return parse_params(raw).seq2seq, root
 
 
-def test_a_run_resumed_mid_epoch_ends_with_the_uninterrupted_weights(setup):
+@pytest.fixture(scope="module")
+def whole(setup):
     cfg, root = setup
-    whole = train(
-        cfg, root / "prepared", root / "whole", root / "ckpt-whole", enable_progress_bar=False
-    )
-    assert whole["global_step"] == 16  # 2 epochs x 8 batches
+    summary = train(cfg, root / "prepared", root / "whole", root / "ckpt-whole",
+                    enable_progress_bar=False)  # fmt: skip
+    assert summary["global_step"] == 16  # 2 epochs x 8 batches
+    return summary
+
+
+# Checkpoints every 3 steps and at epoch ends (step 8): a crash after step 11 resumes mid-epoch
+# from step 9, one after step 9 from the end of epoch 1 (after its validation).
+@pytest.mark.parametrize("crash_after", [11, 9])
+def test_a_resumed_run_ends_with_the_uninterrupted_weights(setup, whole, crash_after):
+    cfg, root = setup
+    ckpt = root / f"ckpt-{crash_after}"
     with pytest.raises(RuntimeError, match="simulated crash"):
-        train(cfg, root / "prepared", root / "broken", root / "ckpt", callbacks=[Crash(11)],
+        train(cfg, root / "prepared", root / "broken", ckpt, callbacks=[Crash(crash_after)],
               enable_progress_bar=False)  # fmt: skip
-    last = root / "ckpt" / "last.ckpt"
+    last = ckpt / "last.ckpt"
     assert last.is_file() and not (root / "broken").exists()  # nothing half-written
-    resumed = train(cfg, root / "prepared", root / "resumed", root / "ckpt", ckpt_path=last,
+    resumed = train(cfg, root / "prepared", root / f"resumed-{crash_after}", ckpt, ckpt_path=last,
                     enable_progress_bar=False)  # fmt: skip
     assert resumed["global_step"] == 16
     assert resumed["best_val_exact_match"] == whole["best_val_exact_match"]
     weights = (root / "whole" / "model.safetensors").read_bytes()
-    assert (root / "resumed" / "model.safetensors").read_bytes() == weights
+    assert (root / f"resumed-{crash_after}" / "model.safetensors").read_bytes() == weights
 
 
 def test_resume_point_only_for_the_same_params_and_data(setup, tmp_path):

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_model, save_file
 from tokenizers import Tokenizer
 
 from transformer_mlops.config import TransformerConfig
@@ -20,10 +20,27 @@ from transformer_mlops.models.transformer import Transformer, build_model, greed
 from transformer_mlops.tasks.batching import pad
 
 
+def unique_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The state dict with each tied tensor once, under its first name in sorted order.
+
+    safetensors' own `save_model` records the tied names as metadata in an order that changes
+    from run to run, so equal weights gave files with different hashes; `load_model` re-ties
+    from the model's own structure, so no metadata is needed.
+    """
+    seen: set[tuple[int, tuple[int, ...]]] = set()
+    tensors = {}
+    for name, tensor in sorted(model.state_dict().items()):
+        key = (tensor.data_ptr(), tuple(tensor.shape))
+        if key not in seen:
+            seen.add(key)
+            tensors[name] = tensor.detach().contiguous()
+    return tensors
+
+
 def save_scratch_model(model: Transformer, tokenizer: Tokenizer, out_dir: str | Path) -> None:
     """models/scratch/: model.safetensors, config.json, tokenizer.json (replaced atomically)."""
     with atomic_dir(out_dir) as tmp:
-        save_model(model, str(tmp / "model.safetensors"))  # handles tied weights
+        save_file(unique_tensors(model), str(tmp / "model.safetensors"))
         (tmp / "config.json").write_text(
             json.dumps(asdict(model.config), indent=2, sort_keys=True) + "\n"
         )

@@ -16,14 +16,13 @@ import contextlib
 import hashlib
 import json
 import logging
-import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Callback, Checkpoint
 
 from transformer_mlops.io import read_json_if_exists, write_json
 
@@ -104,26 +103,42 @@ def resumable_stage_run(task: str, stage: str, params: dict[str, Any], data_task
         point.finished()
 
 
-class ResumableState(Callback):
-    """Puts into each checkpoint the RNG states, which Lightning does not save, and restores
-    them right before the first training step after a resume: dropout masks then equal those
-    of an uninterrupted run. (Restoring at load time would not do: creating the data iterators
-    and the sanity check draw from the global RNG in between.)"""
+class ResumeCheckpoint(Checkpoint):
+    """Writes last.ckpt every `every_n_steps` optimizer steps inside an epoch and at the end of
+    each epoch, never at an epoch's last batch before its validation has run (a resume from
+    there would skip that validation). A `Checkpoint`, so Lightning runs it after early stopping
+    and after the best-checkpoint callback listed before it: the state it saves includes theirs."""
+
+    def __init__(self, dirpath: str | Path, every_n_steps: int):
+        self.path = Path(dirpath) / LAST
+        self.every_n_steps = every_n_steps
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        if trainer.global_step % self.every_n_steps == 0 and done < trainer.num_training_batches:
+            trainer.save_checkpoint(self.path)
+
+    def on_train_epoch_end(self, trainer, module) -> None:
+        # after the epoch's validation, and after the best checkpoint recorded it
+        trainer.save_checkpoint(self.path)
+
+
+class StepSeeds(Callback):
+    """Seeds the RNG before every training step from (run seed, step, rank), so dropout masks
+    depend on the step alone: a resumed run draws what an uninterrupted one did, however many
+    random numbers data loading or validation drew in between."""
 
     def __init__(self):
-        self._restore: dict[str, Any] | None = None
+        self.base = 0
 
-    def on_save_checkpoint(self, trainer, module, checkpoint: dict[str, Any]) -> None:
-        checkpoint["rng"] = {"torch": torch.get_rng_state(), "python": random.getstate()}
-
-    def on_load_checkpoint(self, trainer, module, checkpoint: dict[str, Any]) -> None:
-        self._restore = checkpoint.get("rng")
+    def on_fit_start(self, trainer, module) -> None:
+        self.base = torch.initial_seed()  # set by seed_everything(seed) in train()
 
     def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
-        if self._restore is not None:
-            torch.set_rng_state(self._restore["torch"])
-            random.setstate(_as_tuple(self._restore["python"]))
-            self._restore = None
+        step_seed = (
+            self.base * 1_000_003 + trainer.global_step * 1_009 + trainer.global_rank
+        ) % 2**63
+        torch.manual_seed(step_seed)
 
 
 class ResumableBatches:
@@ -153,8 +168,3 @@ class ResumableBatches:
             loader.batch_sampler.skip_once = self._skip_batches
             self._skip_batches = 0
         return loader
-
-
-def _as_tuple(state):
-    """random.setstate wants tuples; checkpoints may hand lists back."""
-    return tuple(_as_tuple(x) for x in state) if isinstance(state, list | tuple) else state

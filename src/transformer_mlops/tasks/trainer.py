@@ -132,13 +132,13 @@ def build_trainer(cfg: TrainerConfig, *, callbacks: list, logger=False, root_dir
 
 def best_checkpoint_callbacks(checkpoint_dir: str | Path, monitor: str, patience: int,
                               every_n_steps: int = 50) -> list[Callback]:  # fmt: skip
-    """[best checkpoint, early stopping, last.ckpt every n steps, RNG state]: the best weights by
+    """[best checkpoint, early stopping, last.ckpt, per-step seeds]: the best weights by
     `monitor` (higher is better), and what a resume after a crash needs (see tasks/resume.py).
 
     Early stopping is checked after validations only: max_steps may end training mid-epoch,
     when no validation metric exists yet.
     """
-    from transformer_mlops.tasks.resume import ResumableState
+    from transformer_mlops.tasks.resume import ResumeCheckpoint, StepSeeds
 
     best = ModelCheckpoint(
         dirpath=str(checkpoint_dir), filename="best", monitor=monitor, mode="max"
@@ -146,9 +146,7 @@ def best_checkpoint_callbacks(checkpoint_dir: str | Path, monitor: str, patience
     stopper = EarlyStopping(
         monitor=monitor, mode="max", patience=patience, check_on_train_epoch_end=False
     )
-    last = ModelCheckpoint(dirpath=str(checkpoint_dir), save_top_k=0, save_last=True,
-                           every_n_train_steps=every_n_steps)  # fmt: skip
-    return [best, stopper, last, ResumableState()]
+    return [best, stopper, ResumeCheckpoint(checkpoint_dir, every_n_steps), StepSeeds()]
 
 
 class ValidationTracker(Callback):
