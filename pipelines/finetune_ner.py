@@ -7,6 +7,7 @@ from transformer_mlops.config import load_params
 from transformer_mlops.io import write_json
 from transformer_mlops.runner import log, run_user_command, setup_logging
 from transformer_mlops.tasks.ner import train
+from transformer_mlops.tasks.pretrained import resolve_pretrained
 from transformer_mlops.tasks.resume import resumable_stage_run
 from transformer_mlops.tasks.trainer import speed_report
 from transformer_mlops.tracking.runs import is_global_zero, lightning_logger, log_speed
@@ -14,6 +15,7 @@ from transformer_mlops.tracking.runs import is_global_zero, lightning_logger, lo
 
 def main() -> None:
     cfg = load_params().ner
+    resolve_pretrained(cfg.model, key="ner.model")  # a bad name stops before any MLflow run
     stage = resumable_stage_run("ner", "finetune_ner", cfg.model_dump(), "ner", "checkpoints/ner")
     with stage as (run, resume):  # resume: last.ckpt of an interrupted run, or None
         summary = train(cfg, "data/prepared/ner", "models/ner", "checkpoints/ner",

@@ -262,5 +262,52 @@ def compare(
     run_user_command(work)
 
 
+@app.command()
+def profile(
+    overlay: Annotated[str, typer.Argument(help="partial params file, e.g. .ci/params-ci.yaml")],
+    params: ParamsOpt = "params.yaml",
+) -> None:
+    """Merge a params profile into params.yaml (then `dvc repro` runs with it)."""
+
+    def work() -> None:
+        from transformer_mlops.profiles import apply_profile
+
+        apply_profile(overlay, params)
+        typer.echo(f"{params}: {overlay} applied")
+
+    run_user_command(work)
+
+
+@app.command("check-metrics")
+def check_metrics(
+    expected: Annotated[
+        str, typer.Option(help="folder of committed metrics files")
+    ] = ".ci/expected-metrics",
+    tolerance: Annotated[float, typer.Option(help="relative: 0 exact, 0.02 = 2%")] = 0.0,
+    summary: Annotated[
+        str, typer.Option(help="append a Markdown table here (e.g. $GITHUB_STEP_SUMMARY)")
+    ] = "",
+) -> None:
+    """Compare reports/metrics/ with committed metrics; exit 1 on drift beyond the tolerance."""
+
+    def work() -> bool:
+        from transformer_mlops.profiles import check_metrics as compare_metrics
+        from transformer_mlops.profiles import markdown_table
+
+        ok, rows = compare_metrics(expected, "reports/metrics", tolerance)
+        table = markdown_table(rows, tolerance)
+        typer.echo(table)
+        if summary:
+            with open(summary, "a", encoding="utf-8") as out:
+                out.write(table)
+        return ok
+
+    if not run_user_command(work):
+        typer.echo(
+            "error: reproduced metrics drifted beyond the tolerance (rows marked DRIFT)", err=True
+        )
+        raise typer.Exit(1)
+
+
 if __name__ == "__main__":
     app()

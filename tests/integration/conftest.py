@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -74,3 +76,42 @@ def shrink(raw: dict) -> None:
     for task in ("seq2seq", "ner", "qa"):
         raw[task]["data"]["synthetic"] = {"train": 200, "validation": 40, "test": 40}
         raw[task]["data"]["bounds"] = {"min_rows": 10, "max_rows": 100000}
+
+
+def tiny_scratch(raw: dict) -> None:
+    shrink(raw)
+    raw["seq2seq"]["model"].update(
+        d_model=32, d_ff=64, n_heads=2, n_encoder_layers=1, n_decoder_layers=1
+    )
+    raw["seq2seq"]["train"].update(batch_size=50, val_decode_limit=40)
+    raw["seq2seq"]["train"]["trainer"].update(max_epochs=1)
+    raw["seq2seq"]["eval"].update(attention_plots=1)
+
+
+def tiny_everything(raw: dict) -> None:
+    """The CI profile (.ci/params-ci.yaml): every task tiny, fp32."""
+    from transformer_mlops.profiles import merge
+
+    merged = merge(raw, yaml.safe_load((ROOT / ".ci/params-ci.yaml").read_text()))
+    raw.clear()
+    raw.update(merged)
+
+
+@pytest.fixture(scope="session")
+def tiny_full_project(tmp_path_factory):
+    """One tiny `dvc repro` of the whole pipeline, shared by the modules that inspect it."""
+    project = copy_project(tmp_path_factory.mktemp("full") / "project")
+    edit_params(project, tiny_everything)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "tiny"], project)
+    run(["dvc", "repro"], project)
+    # what this from-scratch run produced, before other tests change it (determinism checks)
+    (project.parent / "reference-hashes.json").write_text(json.dumps(output_hashes(project)))
+    return project
+
+
+def output_hashes(project: Path) -> dict[str, str]:
+    """sha256 of the metrics files and model weights: what a reproducible run must repeat."""
+    paths = sorted((project / "reports/metrics").glob("*.json")) + sorted(
+        (project / "models").rglob("*.safetensors")
+    )
+    return {str(p.relative_to(project)): hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.integration.conftest import edit_params, run, shrink
+from tests.integration.conftest import edit_params, run, shrink, tiny_scratch
 
 pytestmark = pytest.mark.integration
 
@@ -70,16 +70,6 @@ def test_bad_data_stops_the_pipeline_with_a_readable_report(project):
     assert "Traceback" not in output
     assert not (project / "reports/validation/ner.json").exists()
     assert (project / "reports/validation/ner.failed.json").is_file()
-
-
-def tiny_scratch(raw: dict) -> None:
-    shrink(raw)
-    raw["seq2seq"]["model"].update(
-        d_model=32, d_ff=64, n_heads=2, n_encoder_layers=1, n_decoder_layers=1
-    )
-    raw["seq2seq"]["train"].update(batch_size=50, val_decode_limit=40)
-    raw["seq2seq"]["train"]["trainer"].update(max_epochs=1)
-    raw["seq2seq"]["eval"].update(attention_plots=1)
 
 
 def test_failed_validation_keeps_training_from_running(project):

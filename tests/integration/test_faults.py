@@ -12,8 +12,7 @@ import time
 
 import pytest
 
-from tests.integration.conftest import copy_project, edit_params, project_env, run
-from tests.integration.test_dvc_pipeline import tiny_scratch
+from tests.integration.conftest import copy_project, edit_params, project_env, run, tiny_scratch
 
 pytestmark = pytest.mark.integration
 UP_TO_DATE = "Data and pipelines are up to date."

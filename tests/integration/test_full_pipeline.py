@@ -13,28 +13,14 @@ import sqlite3
 import pytest
 import yaml
 
-from tests.integration.conftest import copy_project, edit_params, run
-from tests.integration.test_dvc_pipeline import tiny_scratch
+from tests.integration.conftest import edit_params, run
 
 pytestmark = pytest.mark.integration
 
 
-def tiny_everything(raw: dict) -> None:
-    tiny_scratch(raw)  # shrinks every task, then the scratch model
-    raw["ner"]["train"].update(batch_size=50)
-    raw["ner"]["train"]["trainer"].update(max_epochs=1)
-    raw["qa"].update(max_length=160, doc_stride=48)
-    raw["qa"]["train"].update(batch_size=50)
-    raw["qa"]["train"]["trainer"].update(max_epochs=1)
-
-
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    project = copy_project(tmp_path_factory.mktemp("full") / "project")
-    edit_params(project, tiny_everything)
-    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "tiny"], project)
-    run(["dvc", "repro"], project)
-    return project
+def project(tiny_full_project):
+    return tiny_full_project
 
 
 def read(project, path: str):
@@ -285,3 +271,35 @@ def test_mlflow_ui_in_a_real_browser_shows_runs_lineage_and_the_champion(project
         png = (tmp_path / f"{name}.png").read_bytes()
         assert png.startswith(b"\x89PNG") and len(png) > 10_000
     print(f"\nscreenshots of the MLflow UI: {tmp_path}")
+
+
+def test_dvc_push_then_pull_into_a_fresh_clone_restores_data_and_models(project, tmp_path):
+    """The default remote is a local folder (.dvc/config): push, then a clone without cache or
+    outputs pulls byte-identical prepared data and models."""
+    import hashlib
+
+    run(["git", "add", "-A"], project)
+    run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "state to share"],
+        project,
+    )
+    run(["dvc", "push"], project)
+    assert any((project / "dvc-remote").rglob("*"))
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(project), str(clone)], tmp_path)
+    assert not (clone / "models").exists() and not (clone / ".dvc/cache").exists()
+    # the remote's relative URL would point inside the clone: use the project's remote folder
+    run(["dvc", "remote", "modify", "--local", "local", "url", str(project / "dvc-remote")], clone)
+    run(["dvc", "pull"], clone)
+
+    def digests(root):
+        files = [
+            p
+            for name in ("data/prepared", "models")
+            for p in (root / name).rglob("*")
+            if p.is_file()
+        ]
+        return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+    assert digests(clone) == digests(project) and len(digests(clone)) > 10
+    assert "changed" not in run(["dvc", "status"], clone).stdout

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from lightning.pytorch.callbacks import Callback, Checkpoint
 
+from transformer_mlops.errors import UserError
 from transformer_mlops.io import read_json_if_exists, write_json
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class ResumePoint:
         record = read_json_if_exists(directory / RECORD)
         last = directory / LAST
         if record and record.get("fingerprint") == fingerprint and last.is_file():
+            _check_readable(last, directory)
             from transformer_mlops.tracking.runs import redact, tracking_uri
 
             # the same MLflow run only on the same tracking server
@@ -82,6 +84,18 @@ class ResumePoint:
         """The stage completed: nothing to resume; drop the record and the checkpoints."""
         for path in [self.checkpoint_dir / RECORD, *self.checkpoint_dir.glob("*.ckpt")]:
             path.unlink(missing_ok=True)
+
+
+def _check_readable(checkpoint: Path, directory: Path) -> None:
+    """A checkpoint Lightning could not load stops the stage with a clear message, not a
+    traceback from deep inside the restore (tensors only: weights_only=True, memory-mapped)."""
+    try:
+        torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as error:  # any failure means the same here: it cannot be resumed
+        raise UserError(
+            f"{checkpoint}: not a readable checkpoint ({type(error).__name__}: {error}). "
+            f"Remove {directory}/ to start this stage over."
+        ) from None
 
 
 @contextlib.contextmanager

@@ -1,0 +1,78 @@
+"""The repro workflow (.github/workflows/repro.yml), run here: its `run:` steps in order, in a
+fresh copy of the project, with the workflow's environment variables. GitHub Actions cannot run
+on this machine; this exercises the workflow itself, not only its syntax (actionlint checks that).
+
+The same run proves determinism: this from-scratch `dvc repro` on the CI profile must give
+byte-identical metrics files and model weights to the other from-scratch run of this session
+(the shared tiny project) and exactly the committed .ci/expected-metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.integration.conftest import ROOT, copy_project, output_hashes, project_env
+
+pytestmark = pytest.mark.integration
+
+WORKFLOW = ROOT / ".github/workflows/repro.yml"
+
+
+def borrow_environment(clone: Path) -> None:
+    """A .venv for the clone that sees this test run's installed packages (a .pth file) and
+    scripts, so the workflow's `make setup` finds every requirement satisfied and installs only
+    the clone itself, without downloading gigabytes again."""
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(clone / ".venv")], check=True
+    )
+    purelib = Path(sysconfig.get_paths()["purelib"])
+    (clone_site,) = (clone / ".venv/lib").glob("python3*/site-packages")
+    (clone_site / "borrowed-packages.pth").write_text(f"{purelib}\n")
+    for script in Path(sys.executable).parent.iterdir():
+        target = clone / ".venv/bin" / script.name
+        if not target.exists() and script.name not in ("activate", "tmlops"):
+            target.symlink_to(script)
+
+
+def test_the_repro_workflow_steps_pass_in_a_fresh_clone_and_reproduce_exactly(
+    tiny_full_project, tmp_path
+):
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as True
+    assert {"push", "pull_request", "schedule", "workflow_dispatch"} <= set(triggers)
+    steps = workflow["jobs"]["repro"]["steps"]
+    uses = [step["uses"].split("@")[0] for step in steps if "uses" in step]
+    assert uses == ["actions/checkout", "actions/setup-python", "actions/upload-artifact"]
+    assert next(s for s in steps if "setup-python" in s.get("uses", ""))["with"]["cache"] == "pip"
+
+    clone = copy_project(tmp_path / "clone")
+    borrow_environment(clone)
+    summary = tmp_path / "step-summary.md"
+    env = {**project_env(), **{k: str(v) for k, v in workflow["env"].items()},
+           "CI": "true", "GITHUB_STEP_SUMMARY": str(summary)}  # fmt: skip
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if ".venv" not in p)
+    for step in steps:
+        if "run" not in step:
+            continue
+        proc = subprocess.run(["bash", "-eo", "pipefail", "-c", step["run"]], cwd=clone, env=env,
+                              capture_output=True, text=True, timeout=1500)  # fmt: skip
+        assert proc.returncode == 0, f"step {step['name']!r} failed:\n{proc.stdout}\n{proc.stderr}"
+
+    assert "| ner.json | test/f1 |" in summary.read_text() and "DRIFT" not in summary.read_text()
+    assert (clone / "dvc-remote").is_dir()  # `dvc push` filled the default local remote
+    # Determinism: two from-scratch runs, byte-identical metrics and weights...
+    reference = json.loads((tiny_full_project.parent / "reference-hashes.json").read_text())
+    assert output_hashes(clone) == reference
+    assert len(reference) == 3 + 3  # three metrics files, three weight files
+    # ...and exactly the metrics committed for the CI profile.
+    for name in ("scratch", "ner", "qa"):
+        expected = json.loads((ROOT / ".ci/expected-metrics" / f"{name}.json").read_text())
+        assert json.loads((clone / "reports/metrics" / f"{name}.json").read_text()) == expected
