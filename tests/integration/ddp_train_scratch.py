@@ -1,7 +1,9 @@
 """Train the scratch model a few steps under 2-process DDP on CPU (gloo); run as a script.
 
-Usage: python ddp_train_scratch.py WORKDIR. Each rank writes WORKDIR/rank<N>.json with the
-batches it trained on, so the test can check that both ranks ran on different data.
+Usage: python ddp_train_scratch.py WORKDIR [EPOCHS [CRASH_AFTER_STEP | resume]]. Each rank
+writes WORKDIR/rank<N>.json with the batches it trained on, so the test can check that both
+ranks ran on different data. CRASH_AFTER_STEP makes both ranks die after that optimizer step;
+`resume` continues from WORKDIR/ckpt/last.ckpt.
 """
 
 from __future__ import annotations
@@ -37,7 +39,16 @@ class RankReport(Callback):
         (self.workdir / f"rank{trainer.global_rank}.json").write_text(json.dumps(report))
 
 
-def main(workdir: Path) -> None:
+class Crash(Callback):
+    def __init__(self, at_step: int):
+        self.at_step = at_step
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        if trainer.global_step == self.at_step:
+            raise RuntimeError("simulated crash")
+
+
+def main(workdir: Path, epochs: int = 1, then: str = "") -> None:
     prepared = workdir / "prepared"
     if not prepared.exists():
         for split, rows in generate(
@@ -53,14 +64,20 @@ def main(workdir: Path) -> None:
         accelerator="cpu",
         devices=2,
         strategy="ddp",
-        max_epochs=1,
+        max_epochs=epochs,
         precision="32-true",
         num_threads=1,
+        checkpoint_every_n_steps=3,
     )
     cfg = parse_params(raw).seq2seq
-    train(cfg, prepared, workdir / "model", workdir / "ckpt", callbacks=[RankReport(workdir)],
+    callbacks = [RankReport(workdir)] + ([Crash(int(then))] if then.isdigit() else [])
+    resume = workdir / "ckpt" / "last.ckpt" if then == "resume" else None
+    train(cfg, prepared, workdir / "model", workdir / "ckpt", callbacks=callbacks, ckpt_path=resume,
           enable_progress_bar=False)  # fmt: skip
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(
+        Path(sys.argv[1]),
+        *(int(a) if a.isdigit() and i == 0 else a for i, a in enumerate(sys.argv[2:])),
+    )

@@ -28,6 +28,25 @@ def test_two_process_ddp_trains_on_both_ranks_and_the_checkpoint_loads(tmp_path)
     assert isinstance(translate(model, tokenizer, ["1 May 2001"])[0], str)
 
 
+def test_a_ddp_run_killed_mid_epoch_resumes_to_the_uninterrupted_weights(tmp_path):
+    """2 epochs x 4 steps per rank, last.ckpt every 3 steps and at epoch ends: die after step 7,
+    resume mid-epoch from step 6."""
+    script = str(Path(__file__).with_name("ddp_train_scratch.py"))
+    whole, broken = tmp_path / "whole", tmp_path / "broken"
+    whole.mkdir()
+    broken.mkdir()
+    run([sys.executable, script, str(whole), "2"], cwd=whole, timeout=600)
+    crashed = run(
+        [sys.executable, script, str(broken), "2", "7"], cwd=broken, check=False, timeout=600
+    )
+    assert crashed.returncode != 0 and "simulated crash" in crashed.stdout + crashed.stderr
+    assert not (broken / "model").exists()
+    assert torch.load(broken / "ckpt/last.ckpt", weights_only=True)["global_step"] == 6
+    run([sys.executable, script, str(broken), "2", "resume"], cwd=broken, timeout=600)
+    weights = (whole / "model/model.safetensors").read_bytes()
+    assert (broken / "model/model.safetensors").read_bytes() == weights
+
+
 def test_the_training_stage_under_ddp_makes_one_mlflow_run_from_rank_zero(tmp_path):
     from mlflow import MlflowClient
 
