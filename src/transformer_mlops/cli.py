@@ -74,6 +74,7 @@ def _is_registry_uri(model: str) -> bool:
 def _predict_registered(model: str, inputs: list) -> list:
     """Predict through the registered pyfunc (e.g. models:/ner@champion)."""
     import mlflow
+    from mlflow.exceptions import MlflowException
 
     from transformer_mlops.errors import UserError
     from transformer_mlops.tracking.runs import redact, tracking_uri
@@ -85,7 +86,10 @@ def _predict_registered(model: str, inputs: list) -> list:
         raise UserError(
             f"{model}: cannot load it from {redact(tracking_uri())} ({error})"
         ) from None
-    results = loaded.predict(inputs)
+    try:
+        results = loaded.predict(inputs)
+    except MlflowException as error:  # e.g. a request over the served model's size limits
+        raise UserError(f"{model}: {error.message}") from None
     return [r.model_dump() if hasattr(r, "model_dump") else r for r in results]
 
 

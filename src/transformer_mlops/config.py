@@ -292,7 +292,10 @@ def _describe(error: ValidationError) -> str:
         key = ".".join(str(part) for part in item["loc"]) or "(top level)"
         got = item.get("input")
         got_text = "" if isinstance(got, dict) else f" (got {got!r})"
-        lines.append(f"  {key}: {item['msg']}{got_text}")
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":  # pydantic's words for a typo'd or stray key
+            message = "unknown key (not a setting of this section; check its spelling)"
+        lines.append(f"  {key}: {message}{got_text}")
     return "\n".join(lines)
 
 

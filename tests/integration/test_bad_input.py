@@ -102,7 +102,12 @@ def corrupt_resume_checkpoint(project: Path) -> None:
 
 # A failed validation removes its certificate and writes <task>.failed.json, so nothing downstream
 # runs on the data; models and metrics stay as they were.
-VALIDATION_REPORTS = ("reports/validation/ner.json", "reports/validation/ner.failed.json")
+VALIDATION_REPORTS = ("reports/validation/",)
+# Data that parses but breaks a rule: `dvc repro` prepares it, then validation stops the pipeline.
+REPRO_VALIDATE_NER = ["dvc", "repro", "validate@ner"]
+REPRO_VALIDATE_QA = ["dvc", "repro", "validate@qa"]
+PREPARED_NER = ("data/prepared/ner", "reports/validation/")
+PREPARED_QA = ("data/prepared/qa", "reports/validation/")
 PREPARE_NER = ["python", "pipelines/prepare.py", "ner"]
 PREPARE_QA = ["python", "pipelines/prepare.py", "qa"]
 PREPARE_S2S = ["python", "pipelines/prepare.py", "seq2seq"]
@@ -115,13 +120,17 @@ CASES = [
          VALIDATION_REPORTS),
     Case("conll I-X after O", ["python", "pipelines/validate.py", "ner"], ["IOB2 well formed", "O>I-"],
          None, {}, lambda p: _rewrite_prepared(p, "ner", "test", _i_after_o), VALIDATION_REPORTS),
-    Case("empty split", PREPARE_NER, ["empty.conll", "no sentences"],
-         files_source("ner", "conll", "empty.conll"), {"empty.conll": "\n\n"}),
-    Case("squad answer text not at answer_start", PREPARE_QA, ["bad.json", "answer_start 3", "'kitchen'"],
-         files_source("qa", "squad", "bad.json"), {"bad.json": squad_with({"text": "kitchen", "answer_start": 3})}),
-    Case("squad answer_start past the context", PREPARE_QA, ["bad.json", "answer_start 900"],
-         files_source("qa", "squad", "bad.json"), {"bad.json": squad_with({"text": "kitchen", "answer_start": 900})}),
-    Case("invalid JSON", PREPARE_QA, ["bad.json", "not valid JSON", "line 1"],
+    Case("empty split", REPRO_VALIDATE_NER, ["Data validation failed for task 'ner'", "row count within [10, "],
+         files_source("ner", "conll", "empty.conll"), {"empty.conll": "\n\n"}, None, PREPARED_NER),
+    Case("squad answer text not at answer_start", REPRO_VALIDATE_QA,
+         ["Data validation failed for task 'qa'", "context[answer_start:] equals the answer text"],
+         files_source("qa", "squad", "bad.json"), {"bad.json": squad_with({"text": "kitchen", "answer_start": 3})},
+         None, PREPARED_QA),
+    Case("squad answer_start past the context", REPRO_VALIDATE_QA,
+         ["Data validation failed for task 'qa'", "answer ends inside the context"],
+         files_source("qa", "squad", "bad.json"), {"bad.json": squad_with({"text": "kitchen", "answer_start": 900})},
+         None, PREPARED_QA),
+    Case("invalid JSON", PREPARE_QA, ["bad.json:1:22", "invalid JSON", "expected SQuAD v1.1 JSON"],
          files_source("qa", "squad", "bad.json"), {"bad.json": '{"data": [ {"title": }'}),
     Case("babi line without an id", PREPARE_QA, ["bad.txt:2", "numeric ID"],
          files_source("qa", "babi", "bad.txt"), {"bad.txt": "1 Mary went to the kitchen.\nWhere is Mary?\tkitchen\t1\n"}),
@@ -135,15 +144,16 @@ CASES = [
          set_key("ner.data.source", "ftp")),
     Case("param of the wrong type", PREPARE_NER, ["ner.data.seed", "integer"],
          set_key("ner.data.seed", "eleven")),
-    Case("unknown param key", PREPARE_NER, ["ner.data.shuffle_everything", "unknown"],
+    Case("unknown param key", PREPARE_NER, ["ner.data.shuffle_everything", "unknown key"],
          set_key("ner.data.shuffle_everything", True)),
-    Case("doc_stride >= max_length", PREPARE_QA, ["qa.doc_stride", "max_length"],
+    Case("doc_stride >= max_length", PREPARE_QA, ["params.yaml", "qa", "doc_stride (400)", "max_length (160)"],
          set_key("qa.doc_stride", 400)),
     Case("unknown pretrained model name", ["python", "pipelines/finetune_ner.py"],
          ["ner.model", "no-such-model/anywhere-xyz", "does not resolve"],
          set_key("ner.model", "./no-such-model/anywhere-xyz")),
     Case("truncated safetensors weights", ["python", "pipelines/evaluate_ner.py"],
-         ["model.safetensors"], None, {}, truncate("models/ner/model.safetensors")),
+         ["models/ner", "cannot read the saved model", "model.safetensors"], None, {},
+         truncate("models/ner/model.safetensors")),
     Case("corrupt resume checkpoint", ["python", "pipelines/finetune_ner.py"],
          ["checkpoints/ner/last.ckpt", "not a readable checkpoint", "Remove"], None, {},
          corrupt_resume_checkpoint),
@@ -177,6 +187,7 @@ def project(tiny_full_project):
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_bad_input_gives_one_clear_message_and_keeps_outputs(project, case):
     params_text = (project / "params.yaml").read_text()
+    lock_text = (project / "dvc.lock").read_text()
     before = snapshot(project)
     backups = {}
     for name in GUARDED:  # arrange() may damage outputs on purpose: restore them afterwards
@@ -208,6 +219,7 @@ def test_bad_input_gives_one_clear_message_and_keeps_outputs(project, case):
         assert {k for k in changed if not k.startswith(case.may_change or ("//",))} == set()
     finally:
         (project / "params.yaml").write_text(params_text)
+        (project / "dvc.lock").write_text(lock_text)
         for name in case.files:
             (project / name).unlink(missing_ok=True)
         shutil.rmtree(project / "checkpoints/ner", ignore_errors=True)

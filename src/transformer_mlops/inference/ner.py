@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from transformers import AutoModelForTokenClassification, AutoTokenizer
 
+from transformer_mlops.inference.saved import reading_saved_model
 from transformer_mlops.tasks.batching import pad
 from transformer_mlops.tasks.ner_features import IGNORE, Feature, encode, spans, words_with_offsets
 
@@ -29,8 +30,11 @@ def collate(features: list[Feature], pad_id: int) -> dict[str, torch.Tensor]:
 
 def load_ner_model(model_dir: str | Path):
     """A saved NER model and its tokenizer, in eval mode."""
-    model = AutoModelForTokenClassification.from_pretrained(str(model_dir), use_safetensors=True)
-    return model.eval(), AutoTokenizer.from_pretrained(str(model_dir))
+    with reading_saved_model(model_dir):
+        model = AutoModelForTokenClassification.from_pretrained(
+            str(model_dir), use_safetensors=True
+        )
+        return model.eval(), AutoTokenizer.from_pretrained(str(model_dir))
 
 
 @torch.inference_mode()

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
+from transformer_mlops.inference.saved import reading_saved_model
 from transformer_mlops.tasks.batching import pad
 from transformer_mlops.tasks.qa_features import QaFeature, best_span, encode, pick_answers
 
@@ -36,8 +37,9 @@ def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 def load_qa_model(model_dir: str | Path):
     """A saved QA model and its tokenizer, in eval mode."""
-    model = AutoModelForQuestionAnswering.from_pretrained(str(model_dir), use_safetensors=True)
-    return model.eval(), AutoTokenizer.from_pretrained(str(model_dir))
+    with reading_saved_model(model_dir):
+        model = AutoModelForQuestionAnswering.from_pretrained(str(model_dir), use_safetensors=True)
+        return model.eval(), AutoTokenizer.from_pretrained(str(model_dir))
 
 
 @torch.inference_mode()

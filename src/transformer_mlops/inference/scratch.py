@@ -14,6 +14,7 @@ from safetensors.torch import load_model, save_file
 from tokenizers import Tokenizer
 
 from transformer_mlops.config import TransformerConfig
+from transformer_mlops.inference.saved import reading_saved_model
 from transformer_mlops.io import atomic_dir
 from transformer_mlops.models.tokenization import BOS_ID, EOS_ID, PAD_ID, decode_ids, load_tokenizer
 from transformer_mlops.models.transformer import Transformer, build_model, greedy_decode
@@ -49,11 +50,11 @@ def save_scratch_model(model: Transformer, tokenizer: Tokenizer, out_dir: str | 
 
 def load_scratch_model(model_dir: str | Path) -> tuple[Transformer, Tokenizer]:
     """Load what `save_scratch_model` wrote, in eval mode."""
-    model_dir = Path(model_dir)
-    config = TransformerConfig(**json.loads((model_dir / "config.json").read_text()))
-    model = build_model(config)
-    load_model(model, str(model_dir / "model.safetensors"))
-    return model.eval(), load_tokenizer(model_dir / "tokenizer.json")
+    with reading_saved_model(model_dir) as model_dir:
+        config = TransformerConfig(**json.loads((model_dir / "config.json").read_text()))
+        model = build_model(config)
+        load_model(model, str(model_dir / "model.safetensors"))
+        return model.eval(), load_tokenizer(model_dir / "tokenizer.json")
 
 
 def translate(
