@@ -130,11 +130,11 @@ class ResumeCheckpoint(Checkpoint):
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
         done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
         if trainer.global_step % self.every_n_steps == 0 and done < trainer.num_training_batches:
-            trainer.save_checkpoint(self.path)
+            trainer.save_checkpoint(self.path, weights_only=False)  # all state: a resume needs it
 
     def on_train_epoch_end(self, trainer, module) -> None:
         # after the epoch's validation, and after the best checkpoint recorded it
-        trainer.save_checkpoint(self.path)
+        trainer.save_checkpoint(self.path, weights_only=False)
 
 
 class StepSeeds(Callback):
