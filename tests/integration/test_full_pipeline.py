@@ -287,7 +287,7 @@ def test_dvc_push_then_pull_into_a_fresh_clone_restores_data_and_models(project,
     assert any((project / "dvc-remote").rglob("*"))
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", str(project), str(clone)], tmp_path)
-    assert not (clone / "models").exists() and not (clone / ".dvc/cache").exists()
+    assert not (clone / "models/ner").exists() and not (clone / ".dvc/cache").exists()
     # the remote's relative URL would point inside the clone: use the project's remote folder
     run(["dvc", "remote", "modify", "--local", "local", "url", str(project / "dvc-remote")], clone)
     run(["dvc", "pull"], clone)
