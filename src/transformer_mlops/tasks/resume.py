@@ -5,8 +5,9 @@ saves through an fsspec transaction) and a record of what is being trained: a fi
 stage's params and prepared data, and the MLflow run id. After a crash or `kill -9`, the next
 `dvc repro` finds the record; when the fingerprint matches it continues from `last.ckpt` in the
 same MLflow run, and ends with the weights an uninterrupted run would have had: the optimizer,
-LR schedule, loop counters, early-stopping state, RNG states and the position in the epoch's
-batch order are all restored. A finished stage removes its record; a record for other params
+LR schedule, loop counters and early-stopping state are restored, the position in the epoch's
+batch order too, and dropout is re-seeded per step (StepSeeds), so it does not depend on what
+happened before the resume. A finished stage removes its record; a record for other params
 or data is stale and is removed with its checkpoints.
 """
 

@@ -15,6 +15,7 @@ decisions and the history. `rollback` moves `champion` back to the previous cham
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import getpass
 import json
 import logging
@@ -52,10 +53,18 @@ def _who() -> str:
 
 def _client():
     import mlflow
+
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    return _client_for(uri)
+
+
+@functools.cache
+def _client_for(uri: str):
+    """One client per tracking URI: creating one opens (and checks) its stores again."""
     from mlflow import MlflowClient
 
-    mlflow.set_tracking_uri(tracking_uri())
-    return MlflowClient()
+    return MlflowClient(tracking_uri=uri)
 
 
 def _version_by_alias(client, name: str, alias: str):
