@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from lightning.pytorch.callbacks import Callback
 
 from transformer_mlops.config import SyntheticConfig, parse_params
 from transformer_mlops.data.synthetic import generate
+from transformer_mlops.errors import UserError
 from transformer_mlops.io import write_jsonl
 from transformer_mlops.tasks.resume import ResumePoint, fingerprint
 from transformer_mlops.tasks.seq2seq import train
@@ -73,7 +75,7 @@ def test_resume_point_only_for_the_same_params_and_data(setup, tmp_path):
     cfg, root = setup
     ckpt = tmp_path / "ckpt"
     ckpt.mkdir()
-    (ckpt / "last.ckpt").write_bytes(b"checkpoint")
+    torch.save({"global_step": 3}, ckpt / "last.ckpt")
     print_ = fingerprint(cfg.model_dump(), root / "prepared")
     ResumePoint(ckpt, print_).started("run-1", "sqlite:///mlflow.db")
     assert ResumePoint.find(ckpt, print_, clear_stale=False).checkpoint == ckpt / "last.ckpt"
@@ -82,3 +84,15 @@ def test_resume_point_only_for_the_same_params_and_data(setup, tmp_path):
     fresh = ResumePoint.find(ckpt, other)  # other params: the old checkpoints are stale
     assert fresh.checkpoint is None and fresh.run_id is None
     assert not (ckpt / "last.ckpt").exists() and not (ckpt / "resume.json").exists()
+
+
+def test_an_unreadable_checkpoint_stops_with_a_clear_message(setup, tmp_path):
+    cfg, root = setup
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "last.ckpt").write_bytes(b"PK not a checkpoint")
+    print_ = fingerprint(cfg.model_dump(), root / "prepared")
+    ResumePoint(ckpt, print_).started(None, "sqlite:///mlflow.db")
+    with pytest.raises(UserError, match="not a readable checkpoint"):
+        ResumePoint.find(ckpt, print_)
+    assert (ckpt / "last.ckpt").exists()  # left for the user to look at
