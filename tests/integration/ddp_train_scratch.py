@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from crash_callback import Crash  # beside this script, which Python puts on sys.path
 from lightning.pytorch.callbacks import Callback
 
 from transformer_mlops.config import SyntheticConfig, parse_params
@@ -37,15 +38,6 @@ class RankReport(Callback):
             "first_sources": self.sources,
         }
         (self.workdir / f"rank{trainer.global_rank}.json").write_text(json.dumps(report))
-
-
-class Crash(Callback):
-    def __init__(self, at_step: int):
-        self.at_step = at_step
-
-    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
-        if trainer.global_step == self.at_step:
-            raise RuntimeError("simulated crash")
 
 
 def main(workdir: Path, epochs: int = 1, then: str = "") -> None:

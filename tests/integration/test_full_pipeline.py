@@ -167,10 +167,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_for_http(url: str, server, seconds: int, what: str) -> None:
+    """Poll `url` until it answers; fail with the server's output if it dies or is too slow."""
+    import time
+    import urllib.request
+
+    deadline = time.time() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            assert server.poll() is None, server.stdout.read().decode()
+            assert time.time() < deadline, f"{what} did not start in {seconds} s"
+            time.sleep(1)
+
+
 def test_serve_the_champion_on_loopback_and_refuse_oversized_requests(project):
     import os
     import subprocess
-    import time
     import urllib.error
     import urllib.request
 
@@ -192,15 +207,7 @@ def test_serve_the_champion_on_loopback_and_refuse_oversized_requests(project):
             return error.code, json.loads(error.read() or b"{}")
 
     try:
-        deadline = time.time() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2):
-                    break
-            except OSError:
-                assert server.poll() is None, server.stdout.read().decode()
-                assert time.time() < deadline, "server did not start in 180 s"
-                time.sleep(1)
+        wait_for_http(f"http://127.0.0.1:{port}/ping", server, 180, "server")
         text = "Angela Merkel met Tim Cook in Paris."
         status, body = post({"inputs": [text]})
         assert status == 200
@@ -219,8 +226,6 @@ def test_mlflow_ui_in_a_real_browser_shows_runs_lineage_and_the_champion(project
     """`mlflow ui` on loopback, driven by headless Chromium: the pages a person would open."""
     import os
     import subprocess
-    import time
-    import urllib.request
 
     from tests.integration.browser import headless_chromium, wait_for_text
     from tests.integration.conftest import project_env
@@ -240,15 +245,7 @@ def test_mlflow_ui_in_a_real_browser_shows_runs_lineage_and_the_champion(project
     base = f"http://127.0.0.1:{port}/#"
     ml = "workflowType=machine_learning"  # MLflow 3's UI opens on its GenAI pages otherwise
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                    break
-            except OSError:
-                assert server.poll() is None, server.stdout.read().decode()
-                assert time.time() < deadline, "mlflow ui did not start in 120 s"
-                time.sleep(1)
+        wait_for_http(f"http://127.0.0.1:{port}/health", server, 120, "mlflow ui")
         # The experiment page lists the stage's runs (two after the worse re-run above).
         driver.get(f"{base}/experiments/{experiment.experiment_id}/runs?{ml}")
         wait_for_text(driver, ["transformer-mlops-ner", "finetune_ner", "ner-train"])

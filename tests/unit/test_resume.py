@@ -7,25 +7,14 @@ import json
 
 import pytest
 import torch
-from lightning.pytorch.callbacks import Callback
 
+from tests.integration.crash_callback import Crash
 from transformer_mlops.config import SyntheticConfig, parse_params
 from transformer_mlops.data.synthetic import generate
 from transformer_mlops.errors import UserError
 from transformer_mlops.io import write_jsonl
 from transformer_mlops.tasks.resume import ResumePoint, fingerprint
 from transformer_mlops.tasks.seq2seq import train
-
-
-class Crash(Callback):
-    """Dies after optimizer step `at_step`, like a killed process (no checkpoint at that step)."""
-
-    def __init__(self, at_step: int):
-        self.at_step = at_step
-
-    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
-        if trainer.global_step == self.at_step:
-            raise RuntimeError("simulated crash")
 
 
 @pytest.fixture(scope="module")
