@@ -131,7 +131,10 @@ def predict_ner(
         list[str], typer.Argument(help="sentence(s), e.g. 'Angela Merkel met Tim Cook in Paris.'")
     ],
     model: Annotated[
-        str, typer.Option(help="directory written by finetune_ner, or models:/ner@champion")
+        str,
+        typer.Option(
+            help="directory written by finetune_ner or `tmlops export ner`, or models:/ner@champion"
+        ),
     ] = "models/ner",
 ) -> None:
     """Entity spans (text, type, start, end, score) with character offsets into each input."""
@@ -144,9 +147,12 @@ def predict_ner(
                 typer.echo(json.dumps(result, ensure_ascii=False))
             return
         from transformer_mlops.inference.ner import load_ner_model, predict_spans
+        from transformer_mlops.inference.onnx import is_onnx_export, load_onnx_model
 
         try:
-            loaded, tokenizer = load_ner_model(model)
+            loaded, tokenizer = (
+                load_onnx_model(model, "ner") if is_onnx_export(model) else load_ner_model(model)
+            )
         except OSError:
             raise UserError(
                 f"{model}: no trained NER model there; run `dvc repro finetune_ner` first"
@@ -162,7 +168,10 @@ def predict_qa(
     questions: Annotated[list[str], typer.Argument(help="question(s) about the context")],
     context: Annotated[str, typer.Option("--context", help="the text to answer from")],
     model: Annotated[
-        str, typer.Option(help="directory written by finetune_qa, or models:/qa@champion")
+        str,
+        typer.Option(
+            help="directory written by finetune_qa or `tmlops export qa`, or models:/qa@champion"
+        ),
     ] = "models/qa",
     params: ParamsOpt = "params.yaml",
 ) -> None:
@@ -177,11 +186,14 @@ def predict_qa(
             for question, result in zip(questions, _predict_registered(model, asked), strict=True):
                 typer.echo(json.dumps({"question": question, **result}, ensure_ascii=False))
             return
+        from transformer_mlops.inference.onnx import is_onnx_export, load_onnx_model
         from transformer_mlops.inference.qa import answer, load_qa_model
 
         cfg = load_params(params).qa
         try:
-            loaded, tokenizer = load_qa_model(model)
+            loaded, tokenizer = (
+                load_onnx_model(model, "qa") if is_onnx_export(model) else load_qa_model(model)
+            )
         except OSError:
             raise UserError(
                 f"{model}: no trained QA model there; run `dvc repro finetune_qa` first"
@@ -195,6 +207,30 @@ def predict_qa(
 
 
 ModelTask = Annotated[str, typer.Argument(help="scratch, ner or qa (the registered model)")]
+
+
+@app.command()
+def export(
+    task: Annotated[str, typer.Argument(help="ner or qa")],
+    model: Annotated[
+        str | None, typer.Option(help="saved model directory (default models/<task>)")
+    ] = None,
+    out: Annotated[
+        str | None, typer.Option(help="output directory (default models/onnx/<task>)")
+    ] = None,
+) -> None:
+    """Export a fine-tuned model to ONNX (+ tokenizer) for onnxruntime; `tmlops predict <task>
+    --model <out>` then runs it with the same pre- and post-processing."""
+
+    def work() -> None:
+        from transformer_mlops.inference.onnx import export_onnx
+
+        written = export_onnx(task, model or f"models/{task}", out or f"models/onnx/{task}")
+        typer.echo(
+            f"wrote {written}/model.onnx (onnxruntime: tmlops predict {task} --model {written})"
+        )
+
+    run_user_command(work)
 
 
 def _registered_task(task: str) -> str:
