@@ -22,6 +22,7 @@ help:
 	@echo "make repro   set up .venv, then run the whole DVC pipeline (dvc repro)"
 	@echo "make test    set up .venv, then run the test suite"
 	@echo "make lint    ruff + actionlint"
+	@echo "make bench   benchmarks (about 35 min): reports/bench/summary.json + summary.md"
 
 setup: $(STAMP)
 
@@ -38,6 +39,11 @@ repro: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# Not part of the test suite: speed figures need a quiet machine (see benchmarks/run_all.py).
+bench: setup
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,bench]"
+	$(BIN)/python -m benchmarks.run_all
 
 LINT_DIRS := $(wildcard src pipelines tests benchmarks)
 

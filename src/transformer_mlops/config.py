@@ -147,6 +147,7 @@ class TrainerConfig(Section):
     log_every_n_steps: int = Field(default=10, ge=1)
     checkpoint_every_n_steps: int = Field(default=50, ge=1)  # last.ckpt, to resume after a crash
     num_threads: int | None = None  # torch intra-op threads; None: one per core
+    fast_dropout: bool = True  # cheaper dropout masks on CPU (models/fast_dropout.py)
 
 
 class OptimizerConfig(Section):

@@ -22,6 +22,7 @@ from transformer_mlops.config import FinetuneTrainConfig, NerConfig
 from transformer_mlops.data.validation import label_set
 from transformer_mlops.inference.ner import collate
 from transformer_mlops.io import read_jsonl
+from transformer_mlops.models.fast_dropout import use_fast_dropout
 from transformer_mlops.tasks.batching import bucketed_loader
 from transformer_mlops.tasks.ner_features import IGNORE, Feature, encode
 from transformer_mlops.tasks.pretrained import resolve_pretrained, save_pretrained_atomically
@@ -175,6 +176,8 @@ def train(cfg: NerConfig, prepared_dir: str | Path, model_dir: str | Path, check
         source, num_labels=len(labels), id2label=id2label, label2id=label2id, use_safetensors=True
     )
     model.train()  # from_pretrained returns eval mode; Lightning keeps module modes as they are
+    if cfg.train.trainer.fast_dropout:
+        use_fast_dropout(model)
     data = NerDataModule(prepared_dir, tokenizer, label2id, cfg)
     module = NerModule(model, id2label, cfg.train)
     trainer, best, throughput = fit_pretrained(

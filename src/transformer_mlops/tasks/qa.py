@@ -21,6 +21,7 @@ from transformer_mlops.config import QaConfig
 from transformer_mlops.evaluation.squad_metric import squad_scores
 from transformer_mlops.inference.qa import collate, model_inputs
 from transformer_mlops.io import read_jsonl
+from transformer_mlops.models.fast_dropout import use_fast_dropout
 from transformer_mlops.tasks.batching import bucketed_loader
 from transformer_mlops.tasks.pretrained import resolve_pretrained, save_pretrained_atomically
 from transformer_mlops.tasks.qa_features import (
@@ -157,6 +158,8 @@ def train(cfg: QaConfig, prepared_dir: str | Path, model_dir: str | Path, checkp
     tokenizer = AutoTokenizer.from_pretrained(source)
     model = AutoModelForQuestionAnswering.from_pretrained(source, use_safetensors=True)
     model.train()  # from_pretrained returns eval mode; Lightning keeps module modes as they are
+    if cfg.train.trainer.fast_dropout:
+        use_fast_dropout(model)
     data = QaDataModule(prepared_dir, tokenizer, cfg)
     module = QaModule(model, cfg)
     trainer, best, throughput = fit_pretrained(

@@ -105,19 +105,15 @@ def best_span(feature: QaFeature, start_logits: torch.Tensor, end_logits: torch.
     start_logits = start_logits.masked_fill(~in_context, -math.inf)
     end_logits = end_logits.masked_fill(~in_context, -math.inf)
     k = min(n_best, int(in_context.sum()))
-    starts = start_logits.topk(k).indices.tolist()
-    ends = end_logits.topk(k).indices.tolist()
-    best = None
-    for s in starts:
-        for e in ends:
-            if e < s or e - s + 1 > max_answer_length:
-                continue
-            score = float(start_logits[s] + end_logits[e])
-            if best is None or score > best[0]:
-                best = (score, s, e)
-    if best is None:
+    starts, ends = start_logits.topk(k).indices, end_logits.topk(k).indices
+    # every (start, end) pair of the candidates at once: rows = starts, columns = ends
+    scores = start_logits[starts][:, None] + end_logits[ends][None, :]
+    span_length = ends[None, :] - starts[:, None] + 1
+    valid = (span_length >= 1) & (span_length <= max_answer_length)
+    if not valid.any():
         return None
-    score, s, e = best
+    row, column = divmod(int(scores.masked_fill(~valid, -math.inf).argmax()), k)
+    s, e, score = int(starts[row]), int(ends[column]), float(scores[row, column])
     probability = float(start_logits.softmax(-1)[s] * end_logits.softmax(-1)[e])
     return Candidate(
         feature.example, score, probability, feature.offsets[s][0], feature.offsets[e][1]

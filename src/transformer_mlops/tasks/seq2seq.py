@@ -17,6 +17,7 @@ from tokenizers import Tokenizer
 from transformer_mlops.config import Seq2SeqConfig, Seq2SeqTrainConfig
 from transformer_mlops.inference.scratch import save_scratch_model
 from transformer_mlops.io import read_jsonl
+from transformer_mlops.models.fast_dropout import use_fast_dropout
 from transformer_mlops.models.tokenization import (
     BOS_ID,
     EOS_ID,
@@ -218,6 +219,8 @@ def train(cfg: Seq2SeqConfig, prepared_dir: str | Path, model_dir: str | Path,
     model_cfg = replace(cfg.model, src_vocab_size=vocab, tgt_vocab_size=vocab, pad_id=PAD_ID,
                         max_len=max(cfg.model.max_len, longest))  # fmt: skip
     model = build_model(model_cfg)
+    if cfg.train.trainer.fast_dropout:
+        use_fast_dropout(model)
     log.info(
         "scratch model: %.2fM parameters, vocab %d",
         sum(p.numel() for p in model.parameters()) / 1e6,
