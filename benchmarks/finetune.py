@@ -6,9 +6,10 @@ Sides (same pretrained model, same training examples, one epoch each, timed per 
 - `hf_default`: `transformers.Trainer` set up as the official `run_ner.py` / `run_qa.py`
   examples do by default (fp32, batch 8, random order; NER: DataCollatorForTokenClassification
   padding per batch; QA: every window padded to max_seq_length 384, doc_stride 128);
-- `hf_tuned`: the Trainer as an expert would set it: batch 32, group_by_length, and the faster
+- `hf_tuned`: the Trainer as an expert would set it: batch 32, group_by_length (QA: with
+  run_qa.py's `--pad_to_max_length` off, so batches are padded to their longest), the faster
   precision of this CPU (bf16 where the CPU has bf16 instructions, else fp32: emulated bf16
-  is far slower than fp32). `hf_tuned_bf16` is timed on a few steps when the CPU lacks bf16,
+  is far slower than fp32). `hf_tuned_bf16` (NER) is timed on one step when the CPU lacks bf16,
   to show why.
 Quality: each side's model after the epoch, scored by the same code on held-out data
 (NER: entity F1 via seqeval on CoNLL dev; QA: SQuAD EM/F1 on articles 21-24).
@@ -30,6 +31,7 @@ from transformers import (
     AutoModelForTokenClassification,
     AutoTokenizer,
     DataCollatorForTokenClassification,
+    DataCollatorWithPadding,
     Trainer,
     TrainerCallback,
     TrainingArguments,
@@ -173,14 +175,16 @@ def ner_features_like_run_ner(tokenizer, records: list[dict], label2id: dict[str
     return datasets.Dataset.from_dict({**encoded, "labels": labels})
 
 
-def qa_features_like_run_qa(tokenizer, records: list[dict], max_length=384, stride=128):
-    """run_qa.py's prepare_train_features: windows padded to max_seq_length, CLS when absent."""
+def qa_features_like_run_qa(tokenizer, records: list[dict], max_length=384, stride=128,
+                            pad_to_max_length: bool = True):  # fmt: skip
+    """run_qa.py's prepare_train_features: windows padded to max_seq_length (its default,
+    `--pad_to_max_length`; off: padded per batch by the collator), CLS when absent."""
     import datasets
 
     encoded = tokenizer([r["question"].lstrip() for r in records], [r["context"] for r in records],
                         truncation="only_second", max_length=max_length, stride=stride,
                         return_overflowing_tokens=True, return_offsets_mapping=True,
-                        padding="max_length")  # fmt: skip
+                        padding="max_length" if pad_to_max_length else False)  # fmt: skip
     starts, ends = [], []
     for i, offsets in enumerate(encoded.pop("offset_mapping")):
         record = records[encoded["overflow_to_sample_mapping"][i]]
@@ -217,8 +221,9 @@ def hf_trainer(task: str, train: list[dict], workdir: Path, *, tuned: bool, bf16
         collator = DataCollatorForTokenClassification(tokenizer)
     else:
         model = AutoModelForQuestionAnswering.from_pretrained(source)
-        dataset = qa_features_like_run_qa(tokenizer, train)
-        collator = default_data_collator
+        # the expert turns run_qa.py's padding to 384 off, so length grouping can pay
+        dataset = qa_features_like_run_qa(tokenizer, train, pad_to_max_length=not tuned)
+        collator = DataCollatorWithPadding(tokenizer) if tuned else default_data_collator
     real_tokens = sum(sum(mask) for mask in dataset["attention_mask"])
     window = StepWindow()
     args = TrainingArguments(

@@ -84,6 +84,26 @@ def test_fused_and_readable_multi_head_attention_agree():
     assert mha.weights.shape == (2, 4, 5, 7)
 
 
+def test_cpu_training_with_attention_dropout_uses_our_dropout_module():
+    """Training on CPU with dropout goes through `attention` and the module's own dropout
+    (which the training stages swap for FastDropout), not torch's fused-kernel dropout."""
+    from dataclasses import replace
+
+    from transformer_mlops.models.fast_dropout import use_fast_dropout
+
+    mha = MultiHeadAttention(replace(TINY, dropout=0.3)).train()
+    use_fast_dropout(mha)
+    x = torch.randn(2, 5, 32)
+    torch.manual_seed(4)
+    out = mha(x, x, x)
+    q, k, v = (mha._split(proj(x)) for proj in (mha.q_proj, mha.k_proj, mha.v_proj))
+    torch.manual_seed(4)
+    expected, weights = attention(q, k, v, None, mha.dropout)
+    assert (weights == 0).any()  # some attention weights were dropped
+    expected = mha.out_proj(expected.transpose(1, 2).reshape(2, 5, 32))
+    assert torch.allclose(out, expected, atol=1e-6)
+
+
 def test_shapes():
     model = tiny()
     src, tgt = torch.randint(3, 20, (3, 9)), torch.randint(3, 20, (3, 6))
