@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 import torch
 from transformers import (
     AutoModelForQuestionAnswering,
@@ -109,7 +110,9 @@ def deep_merge(base: dict, update: dict) -> dict:
     return merged
 
 
-class OurWindow(__import__("lightning").Callback):
+class OurWindow(L.Callback):
+    """StepWindow timing of the Lightning loop."""
+
     def __init__(self, window: StepWindow):
         self.window = window
 
@@ -150,6 +153,8 @@ def ours(task: str, train: list[dict], workdir: Path) -> tuple[Any, Any, StepWin
 
 
 class TrainerWindow(TrainerCallback):
+    """StepWindow timing of the Trainer loop."""
+
     def __init__(self, window: StepWindow):
         self.window = window
 

@@ -63,10 +63,9 @@ def export_onnx(task: str, model_dir: str | Path, out_dir: str | Path) -> Path:
     names = tuple(name for name in INPUTS if name in tokenizer.model_input_names)
     sample = tokenizer(["a short example", "and a second, somewhat longer example"],
                        padding=True, return_tensors="pt")  # fmt: skip
-    batch, length = (
-        torch.export.Dim("batch"),
-        torch.export.Dim("sequence", max=tokenizer.model_max_length),
-    )
+    # a tokenizer without a length limit says 1e30: the position embeddings are the real one
+    longest = min(tokenizer.model_max_length, getattr(model.config, "max_position_embeddings", 512))
+    batch, length = torch.export.Dim("batch"), torch.export.Dim("sequence", max=longest)
     with atomic_dir(out_dir) as tmp:
         torch.onnx.export(
             _Outputs(model, task).eval(),
