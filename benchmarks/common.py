@@ -16,6 +16,8 @@ from typing import Any
 
 import torch
 
+from transformer_mlops.tasks.trainer import cpu_has_fast_bf16
+
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "reports" / "bench"
 DATASETS = Path(os.environ.get("TMLOPS_DATASETS", ROOT.parent / "shared" / "datasets"))
@@ -37,13 +39,12 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     return {
         "cpu": model,
         "cores": len(os.sched_getaffinity(0)),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
-        "avx512_bf16": "avx512_bf16" in flags or "amx_bf16" in flags,
+        "avx512_bf16": cpu_has_fast_bf16(),  # what `precision: auto` decides on
         "python": platform.python_version(),
     }
 

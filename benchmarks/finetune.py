@@ -57,6 +57,7 @@ from transformer_mlops.evaluation.squad_metric import squad_scores
 from transformer_mlops.inference.ner import load_ner_model, tag_words
 from transformer_mlops.inference.qa import answer, load_qa_model
 from transformer_mlops.io import write_jsonl
+from transformer_mlops.profiles import merge
 from transformer_mlops.tasks import ner as ner_task
 from transformer_mlops.tasks import qa as qa_task
 from transformer_mlops.tasks.pretrained import resolve_pretrained
@@ -99,17 +100,6 @@ def qa_data() -> tuple[list[dict], list[dict], str]:
 # ------------------------------------------------------------------------------- our stage
 
 
-def deep_merge(base: dict, update: dict) -> dict:
-    merged = dict(base)
-    for key, value in update.items():
-        merged[key] = (
-            deep_merge(base[key], value)
-            if isinstance(value, dict) and isinstance(base.get(key), dict)
-            else value
-        )
-    return merged
-
-
 class OurWindow(L.Callback):
     """StepWindow timing of the Lightning loop."""
 
@@ -135,7 +125,7 @@ def ours(task: str, train: list[dict], workdir: Path) -> tuple[Any, Any, StepWin
         "trainer": {"max_epochs": 1, "precision": "auto", "log_every_n_steps": 10**6}}}  # fmt: skip
     window = StepWindow()
     stage = getattr(load_params(ROOT / "params.yaml"), task).model_dump()  # the stage's settings,
-    common = deep_merge(stage, common)  # with the benchmark's data size and one epoch
+    common = merge(stage, common)  # with the benchmark's data size and one epoch
     if task == "ner":
         cfg = NerConfig.model_validate({**common, "max_length": 128})
         ner_task.train(cfg, prepared, workdir / "model", workdir / "ckpt",
