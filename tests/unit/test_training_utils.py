@@ -31,6 +31,25 @@ def test_bucketed_order_is_reproducible_and_changes_by_epoch():
     assert list(a) != first
 
 
+def test_length_curriculum_orders_its_epochs_shortest_first_then_shuffles():
+    lengths = [(i * 7919) % 50 + 1 for i in range(1000)]
+    sampler = LengthBucketBatchSampler(lengths, 16, seed=2, window=10, curriculum_epochs=1)
+    plain = LengthBucketBatchSampler(lengths, 16, seed=2, window=10)
+    longest = [max(lengths[i] for i in b) for b in sampler]
+    assert longest == sorted(longest)
+    assert sorted(map(sorted, sampler)) == sorted(map(sorted, plain))  # the same batches
+    sampler.set_epoch(1)
+    plain.set_epoch(1)
+    assert list(sampler) == list(plain)  # after the curriculum: the usual shuffled order
+    ranks = [
+        LengthBucketBatchSampler(lengths, 16, seed=2, num_replicas=2, rank=r, curriculum_epochs=1)
+        for r in (0, 1)
+    ]
+    for shard in ranks:  # under DDP every rank climbs the lengths too
+        longest = [max(lengths[i] for i in b) for b in shard]
+        assert longest == sorted(longest)
+
+
 def test_ranks_get_disjoint_equal_shares():
     lengths = [i % 30 for i in range(1001)]
     shards = [

@@ -1,9 +1,12 @@
 """Length-bucketed batches with dynamic padding: little compute is spent on padding.
 
 Examples are sorted by length inside large shuffled windows, cut into batches, and the batches
-shuffled, so each batch holds similar lengths but the order still changes every epoch. Under
-DDP each rank takes its own share of the batches: equal counts for training (so no rank waits
-forever in a gradient all-reduce), every example exactly once for evaluation.
+shuffled, so each batch holds similar lengths but the order still changes every epoch. A length
+curriculum (`curriculum_epochs`) orders the first epochs' batches shortest first instead: short,
+easy examples before long ones (a sequence-length warmup), which gets a fine-tuned model past
+its first plateau sooner on tasks like bAbI. Under DDP each rank takes its own share of the
+batches: equal counts for training (so no rank waits forever in a gradient all-reduce), every
+example exactly once for evaluation.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
     """Batches of indices whose lengths are close; deterministic for (seed, epoch)."""
 
     def __init__(self, lengths: Sequence[int], batch_size: int, shuffle: bool = True, seed: int = 0,
-                 window: int = 50, num_replicas: int = 1, rank: int = 0):  # fmt: skip
+                 window: int = 50, num_replicas: int = 1, rank: int = 0,
+                 curriculum_epochs: int = 0):  # fmt: skip
         self.lengths = list(lengths)
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -27,6 +31,7 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
         self.window = window * batch_size  # examples sorted together
         self.num_replicas = num_replicas
         self.rank = rank
+        self.curriculum_epochs = curriculum_epochs  # first epochs: shortest batches first
         self.epoch = 0
         self.skip_once = 0  # set after a mid-epoch resume: batches of this epoch already trained
 
@@ -47,6 +52,8 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
             ]
         if self.shuffle:
             rng.shuffle(batches)
+            if self.epoch < self.curriculum_epochs:  # stable: equal lengths keep the shuffle
+                batches.sort(key=lambda batch: max(self.lengths[i] for i in batch))
         if self.num_replicas == 1:
             return batches
         if self.shuffle:  # training: equal counts per rank (every step all-reduces gradients)
@@ -77,10 +84,12 @@ def pad(sequences: Sequence[Sequence[int]], pad_id: int) -> torch.Tensor:
 
 
 def bucketed_loader(items: Sequence, lengths: Sequence[int], batch_size: int, *, shuffle: bool,
-                    seed: int, trainer, collate: Callable) -> torch.utils.data.DataLoader:  # fmt: skip
+                    seed: int, trainer, collate: Callable,
+                    curriculum_epochs: int = 0) -> torch.utils.data.DataLoader:  # fmt: skip
     """A DataLoader of length-bucketed batches, sharded by the trainer's rank under DDP."""
     sampler = LengthBucketBatchSampler(
         lengths, batch_size, shuffle=shuffle, seed=seed,
         num_replicas=trainer.world_size if trainer else 1, rank=trainer.global_rank if trainer else 0,
+        curriculum_epochs=curriculum_epochs,
     )  # fmt: skip
     return torch.utils.data.DataLoader(items, batch_sampler=sampler, collate_fn=collate)

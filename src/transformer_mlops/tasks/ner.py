@@ -25,7 +25,11 @@ from transformer_mlops.io import read_jsonl
 from transformer_mlops.models.fast_dropout import use_fast_dropout
 from transformer_mlops.tasks.batching import bucketed_loader
 from transformer_mlops.tasks.ner_features import IGNORE, Feature, encode
-from transformer_mlops.tasks.pretrained import resolve_pretrained, save_pretrained_atomically
+from transformer_mlops.tasks.pretrained import (
+    dropout_overrides,
+    resolve_pretrained,
+    save_pretrained_atomically,
+)
 from transformer_mlops.tasks.resume import ResumableBatches
 from transformer_mlops.tasks.trainer import (
     adamw_with_schedule,
@@ -82,7 +86,8 @@ class NerDataModule(ResumableBatches, L.LightningDataModule):
         features, pad_id = self.features[split], self.tokenizer.pad_token_id
         return bucketed_loader(features, [len(f.input_ids) for f in features], batch_size, shuffle=shuffle,
                                seed=self.cfg.train.seed, trainer=self.trainer,
-                               collate=lambda b: collate(b, pad_id))  # fmt: skip
+                               collate=lambda b: collate(b, pad_id),
+                               curriculum_epochs=self.cfg.train.length_curriculum_epochs)  # fmt: skip
 
     def train_dataloader(self):
         return self.resume_position(self._loader("train", True, self.cfg.train.batch_size))
@@ -173,7 +178,12 @@ def train(cfg: NerConfig, prepared_dir: str | Path, model_dir: str | Path, check
     id2label = {i: label for label, i in label2id.items()}
     tokenizer = AutoTokenizer.from_pretrained(source)
     model = AutoModelForTokenClassification.from_pretrained(
-        source, num_labels=len(labels), id2label=id2label, label2id=label2id, use_safetensors=True
+        source,
+        num_labels=len(labels),
+        id2label=id2label,
+        label2id=label2id,
+        use_safetensors=True,
+        **dropout_overrides(source, cfg.train.dropout, "ner.train.dropout"),
     )
     model.train()  # from_pretrained returns eval mode; Lightning keeps module modes as they are
     if cfg.train.trainer.fast_dropout:

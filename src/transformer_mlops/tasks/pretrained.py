@@ -68,3 +68,22 @@ def save_pretrained_atomically(model, tokenizer, out_dir: str | Path) -> None:
     with atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
+
+
+def dropout_overrides(source: str, dropout: float | None, key: str = "dropout") -> dict[str, float]:
+    """`from_pretrained` keyword arguments that set every dropout rate of the model's config
+    (BERT's `hidden_dropout_prob`/`attention_probs_dropout_prob`, DistilBERT's `dropout`/
+    `attention_dropout`, GPT-2's `*_pdrop`, ...) to `dropout`; {} when `dropout` is None
+    (keep the pretrained rates). Synthetic data never runs short of fresh examples, and
+    without dropout a short fine-tuning run learns faster."""
+    if dropout is None:
+        return {}
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(source)
+    names = [name for name, value in config.to_dict().items()
+             if ("dropout" in name or name.endswith("pdrop")) and isinstance(value, float)]  # fmt: skip
+    if not names:
+        raise ConfigError(f"{key}: the config of {source!r} has no dropout rate to set "
+                          "(no float field named *dropout* or *pdrop); use null")  # fmt: skip
+    return dict.fromkeys(names, dropout)

@@ -23,7 +23,11 @@ from transformer_mlops.inference.qa import collate, model_inputs
 from transformer_mlops.io import read_jsonl
 from transformer_mlops.models.fast_dropout import use_fast_dropout
 from transformer_mlops.tasks.batching import bucketed_loader
-from transformer_mlops.tasks.pretrained import resolve_pretrained, save_pretrained_atomically
+from transformer_mlops.tasks.pretrained import (
+    dropout_overrides,
+    resolve_pretrained,
+    save_pretrained_atomically,
+)
 from transformer_mlops.tasks.qa_features import (
     Candidate,
     QaFeature,
@@ -90,7 +94,8 @@ class QaDataModule(ResumableBatches, L.LightningDataModule):
         features, pad_id = self.features[split], self.tokenizer.pad_token_id
         return bucketed_loader(IndexedFeatures(features), [len(f.input_ids) for f in features], batch_size,
                                shuffle=shuffle, seed=self.cfg.train.seed, trainer=self.trainer,
-                               collate=lambda b: collate_indexed(b, pad_id))  # fmt: skip
+                               collate=lambda b: collate_indexed(b, pad_id),
+                               curriculum_epochs=self.cfg.train.length_curriculum_epochs)  # fmt: skip
 
     def train_dataloader(self):
         return self.resume_position(self._loader("train", True, self.cfg.train.batch_size))
@@ -156,7 +161,11 @@ def train(cfg: QaConfig, prepared_dir: str | Path, model_dir: str | Path, checkp
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)
     source = resolve_pretrained(cfg.model, key="qa.model")
     tokenizer = AutoTokenizer.from_pretrained(source)
-    model = AutoModelForQuestionAnswering.from_pretrained(source, use_safetensors=True)
+    model = AutoModelForQuestionAnswering.from_pretrained(
+        source,
+        use_safetensors=True,
+        **dropout_overrides(source, cfg.train.dropout, "qa.train.dropout"),
+    )
     model.train()  # from_pretrained returns eval mode; Lightning keeps module modes as they are
     if cfg.train.trainer.fast_dropout:
         use_fast_dropout(model)

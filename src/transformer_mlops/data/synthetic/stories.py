@@ -94,27 +94,27 @@ def _question(rng: random.Random, world: _World, kind: str) -> tuple[str, str, i
     return template.format(x=obj), place, offset
 
 
-def story(rng: random.Random, n_questions: int = 3) -> list[dict]:
-    """One story with up to `n_questions` questions asked along the way (bAbI style)."""
-    world = _World(cast=rng.sample(PEOPLE, rng.randint(3, 6)))
+def story(rng: random.Random, n_questions: int = 5) -> list[dict]:
+    """One story with up to `n_questions` questions asked along the way, at bAbI's cadence: the
+    first after two statements, then one every one to three statements (so contexts run from
+    two sentences, where the answer is a plain lookup, to twenty and more)."""
+    world = _World(cast=rng.sample(PEOPLE, rng.randint(2, 6)))
     examples = []
-    for _ in range(rng.randint(3, 6)):
+    for _ in range(2):
         _act(rng, world)
     while len(examples) < n_questions and len(world.sentences) < 30:
-        for _ in range(rng.randint(1, 4)):
-            _act(rng, world)
         kind = rng.choice(KINDS)
         asked = _question(rng, world, kind)
-        if asked is None:
-            continue
-        question, answer, start = asked
-        context = " ".join(world.sentences)
-        examples.append(
-            {
-                "kind": kind,
-                "context": context,
-                "question": question,
-                "answers": {"text": [answer], "answer_start": [start]},
-            }
-        )
+        if asked is not None:
+            question, answer, start = asked
+            examples.append(
+                {
+                    "kind": kind,
+                    "context": " ".join(world.sentences),
+                    "question": question,
+                    "answers": {"text": [answer], "answer_start": [start]},
+                }
+            )
+        for _ in range(rng.randint(1, 3)):
+            _act(rng, world)
     return examples
