@@ -17,6 +17,7 @@ Usage: python -m benchmarks.pipeline
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -27,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import REPEATS, ROOT, machine, median, write_result
+from benchmarks.common import REPEATS, REPORTS, ROOT, machine, median, write_result
 
 MLFLOW_LINES = {
     "run_setup": re.compile(r"MLflow run \S+ \(experiment \S+\) at .*: set up in ([\d.]+) s"),
@@ -61,10 +62,6 @@ def dvc_repro(project: Path, *options: str) -> tuple[float, str]:
 
 
 def noop_only() -> dict[str, Any]:
-    import json
-
-    from benchmarks.common import REPORTS
-
     previous = json.loads((REPORTS / "pipeline.json").read_text())
     first, log = dvc_repro(ROOT)
     if "Running stage" in log:

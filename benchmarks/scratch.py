@@ -60,10 +60,9 @@ def batches(batch_size: int) -> tuple[list[dict], int]:
     return [collate([pairs[i] for i in batch]) for batch in sampler], tokenizer.get_vocab_size()
 
 
-def make_module(vocab: int, fused: bool = True, fast_dropout: bool = True) -> Seq2SeqModule:
+def make_module(vocab: int, fast_dropout: bool = True) -> Seq2SeqModule:
     cfg = load_params(ROOT / "params.yaml").seq2seq
-    model_cfg = replace(cfg.model, src_vocab_size=vocab, tgt_vocab_size=vocab, pad_id=PAD_ID,
-                        fused_attention=fused)  # fmt: skip
+    model_cfg = replace(cfg.model, src_vocab_size=vocab, tgt_vocab_size=vocab, pad_id=PAD_ID)
     torch.manual_seed(0)
     model = build_model(model_cfg)
     if fast_dropout:
@@ -137,17 +136,17 @@ def run() -> dict[str, Any]:
     steps = max(4, int(30 * SCALE))
     fast_bf16 = cpu_has_fast_bf16()
     peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
-    variants = {  # name: (precision, fused attention, fast dropout)
-        "fp32": ("32-true", True, True),
-        "fp32_torch_dropout": ("32-true", True, False),
-        "bf16_mixed": ("bf16-mixed", True, True),
+    variants = {  # name: (precision, fast dropout)
+        "fp32": ("32-true", True),
+        "fp32_torch_dropout": ("32-true", False),
+        "bf16_mixed": ("bf16-mixed", True),
     }
     results: dict[str, list[dict]] = {name: [] for name in variants}
     for _ in range(REPEATS):
-        for name, (precision, fused, fast) in variants.items():
+        for name, (precision, fast) in variants.items():
             # emulated bf16 (no bf16 instructions) is ~100x slower: a few steps show it
             n = steps if precision != "bf16-mixed" or fast_bf16 else 3
-            results[name].append(train_steps(make_module(vocab, fused, fast), data, precision, n))
+            results[name].append(train_steps(make_module(vocab, fast), data, precision, n))
     rates = {name: median([r["tokens_per_second"] for r in runs]) for name, runs in results.items()}
     step_seconds = {
         name: median([r["seconds_per_step"] for r in runs]) for name, runs in results.items()
