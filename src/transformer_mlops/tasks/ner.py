@@ -16,20 +16,15 @@ import lightning as L
 import torch
 from seqeval.metrics import f1_score
 from seqeval.scheme import IOB2
-from transformers import AutoModelForTokenClassification, AutoTokenizer
+from transformers import AutoModelForTokenClassification
 
 from transformer_mlops.config import FinetuneTrainConfig, NerConfig
 from transformer_mlops.data.validation import label_set
 from transformer_mlops.inference.ner import collate
 from transformer_mlops.io import read_jsonl
-from transformer_mlops.models.fast_dropout import use_fast_dropout
 from transformer_mlops.tasks.batching import bucketed_loader
 from transformer_mlops.tasks.ner_features import IGNORE, Feature, encode
-from transformer_mlops.tasks.pretrained import (
-    dropout_overrides,
-    resolve_pretrained,
-    save_pretrained_atomically,
-)
+from transformer_mlops.tasks.pretrained import load_for_finetuning, save_pretrained_atomically
 from transformer_mlops.tasks.resume import ResumableBatches
 from transformer_mlops.tasks.trainer import (
     adamw_with_schedule,
@@ -172,22 +167,13 @@ def train(cfg: NerConfig, prepared_dir: str | Path, model_dir: str | Path, check
     started = time.perf_counter()
     configure_threads(cfg.train.trainer)
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)
-    source = resolve_pretrained(cfg.model, key="ner.model")
     labels = labels_for(cfg, read_jsonl(Path(prepared_dir) / "train.jsonl"))
     label2id = {label: i for i, label in enumerate(labels)}
     id2label = {i: label for label, i in label2id.items()}
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    model = AutoModelForTokenClassification.from_pretrained(
-        source,
-        num_labels=len(labels),
-        id2label=id2label,
-        label2id=label2id,
-        use_safetensors=True,
-        **dropout_overrides(source, cfg.train.dropout, "ner.train.dropout"),
-    )
-    model.train()  # from_pretrained returns eval mode; Lightning keeps module modes as they are
-    if cfg.train.trainer.fast_dropout:
-        use_fast_dropout(model)
+    tokenizer, model = load_for_finetuning(
+        AutoModelForTokenClassification, cfg.model, cfg.train, "ner",
+        num_labels=len(labels), id2label=id2label, label2id=label2id,
+    )  # fmt: skip
     data = NerDataModule(prepared_dir, tokenizer, label2id, cfg)
     module = NerModule(model, id2label, cfg.train)
     trainer, best, throughput = fit_pretrained(

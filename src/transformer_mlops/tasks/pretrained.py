@@ -13,8 +13,12 @@ from __future__ import annotations
 import importlib.util
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from transformer_mlops.errors import ConfigError
+
+if TYPE_CHECKING:
+    from transformer_mlops.config import FinetuneTrainConfig
 
 
 def _package_model_dir(name: str) -> Path | None:
@@ -87,3 +91,28 @@ def dropout_overrides(source: str, dropout: float | None, key: str = "dropout") 
         raise ConfigError(f"{key}: the config of {source!r} has no dropout rate to set "
                           "(no float field named *dropout* or *pdrop); use null")  # fmt: skip
     return dict.fromkeys(names, dropout)
+
+
+def load_for_finetuning(auto_class: Any, name: str, train: FinetuneTrainConfig, key: str,
+                        **config_overrides: Any) -> tuple[Any, Any]:  # fmt: skip
+    """(tokenizer, model) of the pretrained `name` (resolved as above), ready to fine-tune:
+    `auto_class.from_pretrained` with `config_overrides` and the configured dropout, in train
+    mode (`from_pretrained` returns eval mode and Lightning keeps module modes as they are),
+    with fast dropout if the trainer asks for it. `key` is the task's params key (`ner`,
+    `qa`), for error messages."""
+    from transformers import AutoTokenizer
+
+    from transformer_mlops.models.fast_dropout import use_fast_dropout
+
+    source = resolve_pretrained(name, key=f"{key}.model")
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    model = auto_class.from_pretrained(
+        source,
+        use_safetensors=True,
+        **config_overrides,
+        **dropout_overrides(source, train.dropout, f"{key}.train.dropout"),
+    )
+    model.train()
+    if train.trainer.fast_dropout:
+        use_fast_dropout(model)
+    return tokenizer, model

@@ -15,19 +15,14 @@ from typing import Any
 
 import lightning as L
 import torch
-from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+from transformers import AutoModelForQuestionAnswering
 
 from transformer_mlops.config import QaConfig
 from transformer_mlops.evaluation.squad_metric import squad_scores
 from transformer_mlops.inference.qa import collate, model_inputs
 from transformer_mlops.io import read_jsonl
-from transformer_mlops.models.fast_dropout import use_fast_dropout
 from transformer_mlops.tasks.batching import bucketed_loader
-from transformer_mlops.tasks.pretrained import (
-    dropout_overrides,
-    resolve_pretrained,
-    save_pretrained_atomically,
-)
+from transformer_mlops.tasks.pretrained import load_for_finetuning, save_pretrained_atomically
 from transformer_mlops.tasks.qa_features import (
     Candidate,
     QaFeature,
@@ -159,16 +154,9 @@ def train(cfg: QaConfig, prepared_dir: str | Path, model_dir: str | Path, checkp
     started = time.perf_counter()
     configure_threads(cfg.train.trainer)
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)
-    source = resolve_pretrained(cfg.model, key="qa.model")
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    model = AutoModelForQuestionAnswering.from_pretrained(
-        source,
-        use_safetensors=True,
-        **dropout_overrides(source, cfg.train.dropout, "qa.train.dropout"),
+    tokenizer, model = load_for_finetuning(
+        AutoModelForQuestionAnswering, cfg.model, cfg.train, "qa"
     )
-    model.train()  # from_pretrained returns eval mode; Lightning keeps module modes as they are
-    if cfg.train.trainer.fast_dropout:
-        use_fast_dropout(model)
     data = QaDataModule(prepared_dir, tokenizer, cfg)
     module = QaModule(model, cfg)
     trainer, best, throughput = fit_pretrained(
