@@ -138,7 +138,6 @@ def predict_ner(
     ] = "models/ner",
 ) -> None:
     """Entity spans (text, type, start, end, score) with character offsets into each input."""
-    from transformer_mlops.errors import UserError
 
     def work() -> None:
         _require_text(texts, "predict ner")
@@ -146,17 +145,10 @@ def predict_ner(
             for result in _predict_registered(model, texts):
                 typer.echo(json.dumps(result, ensure_ascii=False))
             return
-        from transformer_mlops.inference.ner import load_ner_model, predict_spans
-        from transformer_mlops.inference.onnx import is_onnx_export, load_onnx_model
+        from transformer_mlops.inference.ner import predict_spans
+        from transformer_mlops.inference.saved import load_task_model
 
-        try:
-            loaded, tokenizer = (
-                load_onnx_model(model, "ner") if is_onnx_export(model) else load_ner_model(model)
-            )
-        except OSError:
-            raise UserError(
-                f"{model}: no trained NER model there; run `dvc repro finetune_ner` first"
-            ) from None
+        loaded, tokenizer = load_task_model(model, "ner")
         for text, found in zip(texts, predict_spans(loaded, tokenizer, texts), strict=True):
             typer.echo(json.dumps({"text": text, "entities": found}, ensure_ascii=False))
 
@@ -177,7 +169,6 @@ def predict_qa(
 ) -> None:
     """Answer text, character span (start, end) in the context and score, per question.
     Contexts longer than one window are read window by window (qa.max_length, qa.doc_stride)."""
-    from transformer_mlops.errors import UserError
 
     def work() -> None:
         _require_text([*questions, context], "predict qa")
@@ -186,18 +177,11 @@ def predict_qa(
             for question, result in zip(questions, _predict_registered(model, asked), strict=True):
                 typer.echo(json.dumps({"question": question, **result}, ensure_ascii=False))
             return
-        from transformer_mlops.inference.onnx import is_onnx_export, load_onnx_model
-        from transformer_mlops.inference.qa import answer, load_qa_model
+        from transformer_mlops.inference.qa import answer
+        from transformer_mlops.inference.saved import load_task_model
 
         cfg = load_params(params).qa
-        try:
-            loaded, tokenizer = (
-                load_onnx_model(model, "qa") if is_onnx_export(model) else load_qa_model(model)
-            )
-        except OSError:
-            raise UserError(
-                f"{model}: no trained QA model there; run `dvc repro finetune_qa` first"
-            ) from None
+        loaded, tokenizer = load_task_model(model, "qa")
         found = answer(loaded, tokenizer, questions, [context] * len(questions), cfg.max_length,
                        cfg.doc_stride, cfg.n_best, cfg.max_answer_length)  # fmt: skip
         for question, result in zip(questions, found, strict=True):

@@ -13,6 +13,7 @@ from transformer_mlops.errors import UserError
 from transformer_mlops.inference.ner import load_ner_model, predict_spans
 from transformer_mlops.inference.onnx import export_onnx, load_onnx_model
 from transformer_mlops.inference.qa import answer, load_qa_model
+from transformer_mlops.inference.saved import load_task_model
 from transformer_mlops.io import read_jsonl
 
 pytest.importorskip("onnxruntime")
@@ -89,6 +90,10 @@ def test_predict_command_runs_the_onnx_export(tiny_full_project, exported):
 def test_export_errors_are_clear(tiny_full_project, exported, tmp_path):
     with pytest.raises(UserError, match="an ONNX export of a ner model, not qa"):
         load_onnx_model(exported / "ner", "qa")
+    with pytest.raises(UserError, match="an ONNX export of a ner model, not qa"):
+        load_task_model(exported / "ner", "qa")  # what `tmlops predict qa --model` reads
+    with pytest.raises(UserError, match="unknown task 'poetry'"):
+        load_task_model(tiny_full_project / "models/ner", "poetry")
     with pytest.raises(UserError, match="unknown task 'poetry'"):
         export_onnx("poetry", tiny_full_project / "models/ner", tmp_path / "x")
     proc = run(["tmlops", "export", "ner", "--model", str(tmp_path / "missing")], tiny_full_project,
@@ -96,3 +101,7 @@ def test_export_errors_are_clear(tiny_full_project, exported, tmp_path):
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert "no saved model here" in proc.stderr + proc.stdout
     assert not (tiny_full_project / "models/onnx").exists()  # nothing half-written
+    proc = run(["tmlops", "predict", "qa", "--model", str(tmp_path / "missing"), "--context",
+                "Mary went to the kitchen.", "Where is Mary?"], tiny_full_project, check=False)  # fmt: skip
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "no saved model here" in proc.stderr + proc.stdout

@@ -55,11 +55,9 @@ def export_onnx(task: str, model_dir: str | Path, out_dir: str | Path) -> Path:
     if task not in OUTPUTS:
         raise UserError(f"export: unknown task {task!r}; expected one of {sorted(OUTPUTS)}")
     _require("onnxscript")  # torch.onnx's exporter
-    if task == "ner":
-        from transformer_mlops.inference.ner import load_ner_model as load
-    else:
-        from transformer_mlops.inference.qa import load_qa_model as load
-    model, tokenizer = load(model_dir)
+    from transformer_mlops.inference.saved import load_task_model
+
+    model, tokenizer = load_task_model(model_dir, task, onnx=False)
     names = tuple(name for name in INPUTS if name in tokenizer.model_input_names)
     sample = tokenizer(["a short example", "and a second, somewhat longer example"],
                        padding=True, return_tensors="pt")  # fmt: skip
