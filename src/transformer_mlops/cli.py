@@ -240,6 +240,24 @@ def rollback(task: ModelTask) -> None:
 
 
 @app.command()
+def promote(
+    task: ModelTask,
+    version: Annotated[str, typer.Argument(help="the registered version to make champion")],
+    why: Annotated[str, typer.Option("--why", help="the reason, kept in the alias history")],
+) -> None:
+    """Move the `champion` alias to a version by hand (the gate only compares models measured
+    on the same test data)."""
+
+    def work() -> None:
+        from transformer_mlops.tracking.registry import promote as promote_version
+
+        move = promote_version(_registered_task(task), version, why)
+        typer.echo(json.dumps(move))
+
+    run_user_command(work)
+
+
+@app.command()
 def serve(
     task: ModelTask,
     alias: Annotated[str, typer.Option(help="registry alias to serve")] = "champion",

@@ -141,6 +141,10 @@ def test_a_worse_run_becomes_challenger_not_champion_and_rollback_works(project)
         moved = run(["tmlops", "rollback", "ner"], project)
         assert json.loads(moved.stdout)["to"] == "1"
         assert str(client.get_model_version_by_alias("ner", "champion").version) == "1"
+    moved = run(["tmlops", "promote", "ner", "2", "--why", "reviewed by hand"], project)
+    assert json.loads(moved.stdout)["why"] == "promoted by hand: reviewed by hand"
+    assert str(client.get_model_version_by_alias("ner", "champion").version) == "2"
+    assert json.loads(run(["tmlops", "rollback", "ner"], project).stdout)["to"] == "1"
     history = read(project, "reports/registry.json")["ner"]["history"]
     assert all({"who", "when", "why", "from", "to"} <= set(move) for move in history)
     # the other tasks did not change: no new versions

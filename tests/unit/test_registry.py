@@ -7,7 +7,7 @@ import json
 import pytest
 
 from transformer_mlops.errors import UserError
-from transformer_mlops.tracking.registry import HISTORY_TAG, gate, move_alias, rollback
+from transformer_mlops.tracking.registry import HISTORY_TAG, gate, move_alias, promote, rollback
 from transformer_mlops.tracking.runs import dvc_md5, flatten, redact
 
 
@@ -58,6 +58,26 @@ def test_alias_moves_are_recorded_and_rollback_returns_to_the_previous_champion(
     assert version_tag["why"] == "rollback from version 2"
     report = json.loads((tmp_path / "reports/registry.json").read_text())
     assert report["ner"]["rolled_back"]["to"] == "1"
+
+
+def test_promote_by_hand_records_the_reason_and_rejects_unknown_versions(client, tmp_path):
+    move_alias(client, "ner", "champion", "1", "no champion yet")
+    moved = promote("ner", "3", "  test data changed; v3 scored 0.83 on it ")
+    assert (moved["from"], moved["to"]) == ("1", "3")
+    assert moved["why"] == "promoted by hand: test data changed; v3 scored 0.83 on it"
+    assert str(client.get_model_version_by_alias("ner", "champion").version) == "3"
+    history = json.loads(client.get_registered_model("ner").tags[HISTORY_TAG])
+    assert [(m["from"], m["to"]) for m in history] == [(None, "1"), ("1", "3")]
+    report = json.loads((tmp_path / "reports/registry.json").read_text())
+    assert report["ner"]["promoted"]["to"] == "3" and len(report["ner"]["history"]) == 2
+    assert rollback("ner")["to"] == "1"  # a manual promotion can be rolled back like any other
+    with pytest.raises(UserError, match=r"has no version '7' \(versions: 1, 2, 3\)"):
+        promote("ner", "7", "typo")
+    with pytest.raises(UserError, match="say why"):
+        promote("ner", "2", " ")
+    with pytest.raises(UserError, match="version 1 is already the champion"):
+        promote("ner", "1", "again")
+    assert str(client.get_model_version_by_alias("ner", "champion").version) == "1"
 
 
 def test_rollback_without_an_earlier_champion_is_a_clear_error(client):

@@ -9,7 +9,8 @@ Per task (scratch, ner, qa) the `register` stage
    (the DVC md5 of the test split), or there is no champion yet.
 Every alias move (who, when, why, old and new version) is kept in the registered model's
 `alias_history` tag and the version's `promotion` tag; `reports/registry.json` holds the
-decisions and the history. `rollback` moves `champion` back to the previous champion.
+decisions and the history. `rollback` moves `champion` back to the previous champion; `promote`
+moves it to a chosen version by hand, with a reason (after the test data changed, say).
 """
 
 from __future__ import annotations
@@ -199,6 +200,16 @@ def register(task: str, model_config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _record(client, task: str, event: str, move: dict[str, Any]) -> None:
+    """Add a manual alias move (`event`: rolled_back, promoted) to `reports/registry.json`."""
+    report = read_json_if_exists(REGISTRY_REPORT) or {}
+    entry = report.get(task, {})
+    entry["history"] = _history(client, task)
+    entry[event] = move
+    report[task] = entry
+    write_json(REGISTRY_REPORT, report)
+
+
 def rollback(task: str) -> dict[str, Any]:
     """Move `champion` back to the version that held it before the current one."""
     client = _client()
@@ -216,10 +227,23 @@ def rollback(task: str) -> dict[str, Any]:
     move = move_alias(
         client, task, "champion", previous, f"rollback from version {champion.version}"
     )
-    report = read_json_if_exists(REGISTRY_REPORT) or {}
-    entry = report.get(task, {})
-    entry["history"] = _history(client, task)
-    entry["rolled_back"] = move
-    report[task] = entry
-    write_json(REGISTRY_REPORT, report)
+    _record(client, task, "rolled_back", move)
+    return move
+
+
+def promote(task: str, version: str, why: str) -> dict[str, Any]:
+    """Make `version` the champion by hand, with a reason: for what the gate cannot decide,
+    e.g. after the test data changed (the champion's figure is then not comparable)."""
+    if not why.strip():
+        raise UserError("promote: say why (--why), it is kept in the alias history")
+    client = _client()
+    versions = sorted(int(v.version) for v in client.search_model_versions(f"name='{task}'"))
+    if not version.isdigit() or int(version) not in versions:
+        known = ", ".join(map(str, versions)) or "none"
+        raise UserError(f"registered model {task!r} has no version {version!r} (versions: {known})")
+    champion = _version_by_alias(client, task, "champion")
+    if champion is not None and str(champion.version) == version:
+        raise UserError(f"registered model {task!r}: version {version} is already the champion")
+    move = move_alias(client, task, "champion", version, f"promoted by hand: {why.strip()}")
+    _record(client, task, "promoted", move)
     return move
