@@ -211,6 +211,7 @@ class FinetuneTrainConfig(Section):
     early_stopping_patience: int = Field(default=2, ge=1)
     length_curriculum_epochs: int = Field(default=0, ge=0)  # first epochs: shortest batches first
     dropout: float | None = Field(default=None, ge=0, lt=1)  # None: the pretrained config's
+    freeze_word_embeddings: bool = False  # keep the pretrained input vocabulary vectors as they are
     optimizer: OptimizerConfig = OptimizerConfig(
         lr=5e-5, betas=(0.9, 0.999), warmup_steps=50, schedule="linear"
     )

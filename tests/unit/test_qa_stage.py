@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from transformer_mlops.config import SyntheticConfig, parse_params
 from transformer_mlops.data.synthetic import generate
@@ -16,7 +17,7 @@ from transformer_mlops.tasks.qa import train
 def qa_cfg(default_params_raw):
     raw = json.loads(json.dumps(default_params_raw))
     raw["qa"].update(max_length=128, doc_stride=32)
-    raw["qa"]["train"] = {"batch_size": 16, "eval_batch_size": 32,
+    raw["qa"]["train"] = {"batch_size": 16, "eval_batch_size": 32, "freeze_word_embeddings": True,
                           "optimizer": {"lr": 1e-4, "warmup_steps": 2, "schedule": "linear"},
                           "trainer": {"max_epochs": 1, "precision": "32-true", "log_every_n_steps": 2}}  # fmt: skip
     return parse_params(raw).qa
@@ -56,6 +57,24 @@ def test_saved_model_is_a_standard_hugging_face_qa_model(trained):
     inputs = tokenizer("Where is John?", "Mary went to the kitchen.", return_tensors="pt")
     out = model(**inputs)
     assert out.start_logits.shape == out.end_logits.shape == inputs["input_ids"].shape
+
+
+def test_frozen_word_embeddings_stay_pretrained_while_the_encoder_learns(trained, qa_cfg):
+    from safetensors.torch import load_file
+
+    from transformer_mlops.tasks.pretrained import resolve_pretrained
+
+    root, _ = trained
+    tuned = load_file(root / "model" / "model.safetensors")
+    pretrained = load_file(f"{resolve_pretrained(qa_cfg.model)}/model.safetensors")
+    words = "embeddings.word_embeddings.weight"
+    (tuned_words,) = [v for k, v in tuned.items() if k.endswith(words)]
+    (pretrained_words,) = [v for k, v in pretrained.items() if k.endswith(words)]
+    assert torch.equal(tuned_words, pretrained_words)
+    query = "encoder.layer.0.attention.self.query.weight"
+    (tuned_query,) = [v for k, v in tuned.items() if k.endswith(query)]
+    (pretrained_query,) = [v for k, v in pretrained.items() if k.endswith(query)]
+    assert not torch.equal(tuned_query, pretrained_query)
 
 
 def test_answers_come_from_the_original_context_even_over_many_windows(trained, qa_cfg):

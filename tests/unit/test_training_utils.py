@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+import lightning as L
 import pytest
+import torch
 
-from transformer_mlops.config import OptimizerConfig
+from transformer_mlops.config import OptimizerConfig, TrainerConfig
 from transformer_mlops.tasks.batching import LengthBucketBatchSampler, pad
-from transformer_mlops.tasks.trainer import lr_lambda, resolve_precision
+from transformer_mlops.tasks.trainer import (
+    adamw_with_schedule,
+    build_trainer,
+    lr_lambda,
+    resolve_precision,
+)
 
 
 def test_bucketed_batches_cover_everything_once_and_group_lengths():
@@ -90,3 +97,38 @@ def test_precision_auto_picks_by_hardware_and_explicit_values_pass_through():
     assert resolve_precision("32-true", "cpu") == "32-true"
     assert resolve_precision("bf16-mixed", "cpu") == "bf16-mixed"
     assert resolve_precision("auto", "cpu") in ("bf16-mixed", "32-true")
+
+
+class _TinyRegression(L.LightningModule):
+    """A linear fit whose optimizer comes from the stages' own `adamw_with_schedule`."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = torch.nn.Linear(8, 1)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return torch.nn.functional.mse_loss(self.layer(x).float(), y)
+
+    def configure_optimizers(self):
+        total = int(self.trainer.estimated_stepping_batches)
+        return adamw_with_schedule(self, OptimizerConfig(lr=0.05, warmup_steps=1), total,
+                                   str(self.trainer.precision))  # fmt: skip
+
+
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
+def test_training_with_clipping_runs_in_full_and_mixed_precision(tmp_path, precision):
+    # Lightning refuses to clip gradients of a fused optimizer under mixed precision: bf16-mixed,
+    # the default where the CPU has fast bf16, must get an optimizer it can clip.
+    torch.manual_seed(0)
+    x = torch.randn(64, 8)
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, x[:, :1] * 3), 16)
+    cfg = TrainerConfig(accelerator="cpu", precision=precision, max_epochs=3, gradient_clip_val=0.5)
+    trainer = build_trainer(cfg, callbacks=[], root_dir=tmp_path, enable_progress_bar=False)
+    module = _TinyRegression()
+    before = module.layer.weight.detach().clone()
+    trainer.fit(module, data)
+    assert trainer.global_step == 12
+    assert not torch.equal(module.layer.weight, before)
+    fused = trainer.optimizers[0].defaults["fused"]
+    assert bool(fused) == (precision == "32-true")

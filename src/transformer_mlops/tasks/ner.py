@@ -24,12 +24,12 @@ from transformer_mlops.inference.ner import collate
 from transformer_mlops.io import read_jsonl
 from transformer_mlops.tasks.batching import bucketed_loader
 from transformer_mlops.tasks.ner_features import IGNORE, Feature, encode
-from transformer_mlops.tasks.pretrained import load_for_finetuning, save_pretrained_atomically
+from transformer_mlops.tasks.pretrained import load_for_finetuning
 from transformer_mlops.tasks.resume import ResumableBatches
 from transformer_mlops.tasks.trainer import (
     adamw_with_schedule,
     configure_threads,
-    fit_pretrained,
+    finetune_and_save,
 )
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,9 @@ class NerModule(L.LightningModule):
 
     def configure_optimizers(self):
         total = int(self.trainer.estimated_stepping_batches)
-        return adamw_with_schedule(self.model, self.train_cfg.optimizer, total)
+        return adamw_with_schedule(
+            self.model, self.train_cfg.optimizer, total, str(self.trainer.precision)
+        )
 
 
 def sentences_from_windows(
@@ -176,18 +178,10 @@ def train(cfg: NerConfig, prepared_dir: str | Path, model_dir: str | Path, check
     )  # fmt: skip
     data = NerDataModule(prepared_dir, tokenizer, label2id, cfg)
     module = NerModule(model, id2label, cfg.train)
-    trainer, best, throughput = fit_pretrained(
-        module, data, cfg.train.trainer, checkpoint_dir, "val/f1", cfg.train.early_stopping_patience,
-        callbacks, logger, ckpt_path, **trainer_overrides,
-    )  # fmt: skip
-    if trainer.is_global_zero:
-        save_pretrained_atomically(module.model.cpu(), tokenizer, model_dir)
+    summary = finetune_and_save(module, data, tokenizer, cfg.train, checkpoint_dir, model_dir,
+                                callbacks, logger, ckpt_path, **trainer_overrides)  # fmt: skip
     return {
-        "best_val_f1": best,
-        "global_step": trainer.global_step,
-        "train_tokens_per_second": throughput.tokens_per_second,
-        "train_seconds": throughput.seconds,
+        **summary,
         "wall_seconds": time.perf_counter() - started,
-        "precision": str(trainer.precision),
         "split_sentences": data.split_sentences,
     }

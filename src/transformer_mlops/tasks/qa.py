@@ -22,7 +22,7 @@ from transformer_mlops.evaluation.squad_metric import squad_scores
 from transformer_mlops.inference.qa import collate, model_inputs
 from transformer_mlops.io import read_jsonl
 from transformer_mlops.tasks.batching import bucketed_loader
-from transformer_mlops.tasks.pretrained import load_for_finetuning, save_pretrained_atomically
+from transformer_mlops.tasks.pretrained import load_for_finetuning
 from transformer_mlops.tasks.qa_features import (
     Candidate,
     QaFeature,
@@ -34,7 +34,7 @@ from transformer_mlops.tasks.resume import ResumableBatches
 from transformer_mlops.tasks.trainer import (
     adamw_with_schedule,
     configure_threads,
-    fit_pretrained,
+    finetune_and_save,
 )
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,9 @@ class QaModule(L.LightningModule):
 
     def configure_optimizers(self):
         total = int(self.trainer.estimated_stepping_batches)
-        return adamw_with_schedule(self.model, self.cfg.train.optimizer, total)
+        return adamw_with_schedule(
+            self.model, self.cfg.train.optimizer, total, str(self.trainer.precision)
+        )
 
 
 def train(cfg: QaConfig, prepared_dir: str | Path, model_dir: str | Path, checkpoint_dir: str | Path,
@@ -159,18 +161,10 @@ def train(cfg: QaConfig, prepared_dir: str | Path, model_dir: str | Path, checkp
     )
     data = QaDataModule(prepared_dir, tokenizer, cfg)
     module = QaModule(model, cfg)
-    trainer, best, throughput = fit_pretrained(
-        module, data, cfg.train.trainer, checkpoint_dir, "val/f1", cfg.train.early_stopping_patience,
-        callbacks, logger, ckpt_path, **trainer_overrides,
-    )  # fmt: skip
-    if trainer.is_global_zero:
-        save_pretrained_atomically(module.model.cpu(), tokenizer, model_dir)
+    summary = finetune_and_save(module, data, tokenizer, cfg.train, checkpoint_dir, model_dir,
+                                callbacks, logger, ckpt_path, **trainer_overrides)  # fmt: skip
     return {
-        "best_val_f1": best,
-        "global_step": trainer.global_step,
-        "train_tokens_per_second": throughput.tokens_per_second,
-        "train_seconds": throughput.seconds,
+        **summary,
         "wall_seconds": time.perf_counter() - started,
-        "precision": str(trainer.precision),
         "windows": {split: len(features) for split, features in data.features.items()},
     }

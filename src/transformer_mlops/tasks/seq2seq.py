@@ -168,7 +168,9 @@ class Seq2SeqModule(L.LightningModule):
 
     def configure_optimizers(self):
         total = int(self.trainer.estimated_stepping_batches)
-        return adamw_with_schedule(self.model, self.train_cfg.optimizer, total)
+        return adamw_with_schedule(
+            self.model, self.train_cfg.optimizer, total, str(self.trainer.precision)
+        )
 
 
 # ------------------------------------------------------------------------------- callbacks

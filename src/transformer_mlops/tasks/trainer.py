@@ -9,12 +9,13 @@ import os
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
-from transformer_mlops.config import OptimizerConfig, TrainerConfig
+from transformer_mlops.config import FinetuneTrainConfig, OptimizerConfig, TrainerConfig
 
 log = logging.getLogger(__name__)
 
@@ -87,15 +88,22 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     ]
 
 
-def adamw_with_schedule(model: torch.nn.Module, cfg: OptimizerConfig, total_steps: int) -> dict:
+def adamw_with_schedule(model: torch.nn.Module, cfg: OptimizerConfig, total_steps: int,
+                        precision: str = "32-true") -> dict:  # fmt: skip
     """Lightning's `configure_optimizers` answer: AdamW (decay groups) + per-step LR schedule.
 
-    AdamW is torch's fused kernel where it has one (CPU, CUDA): one pass over all parameters
-    instead of a loop of small ops per tensor (about 10% of a MiniLM step on 2 cores)."""
+    In full precision AdamW is torch's fused kernel where it has one (CPU, CUDA): one pass over
+    all parameters instead of a loop of small ops per tensor (about 10% of a MiniLM step on 2
+    cores). Under mixed precision (`precision` as the Trainer reports it) Lightning refuses
+    gradient clipping with a fused optimizer, even for bf16 where there is no grad scaler, so
+    there it is the multi-tensor (`foreach`) kernel."""
     groups = param_groups(model, cfg.weight_decay)
-    fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point()
-                for group in groups for p in group["params"])  # fmt: skip
-    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, fused=fused or None)
+    fused = "mixed" not in precision and all(
+        p.device.type in ("cpu", "cuda") and p.is_floating_point()
+        for group in groups for p in group["params"]
+    )  # fmt: skip
+    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, fused=fused or None,
+                                  foreach=None if fused else True)  # fmt: skip
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg, total_steps))
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
@@ -192,21 +200,31 @@ def fit_and_restore_best(trainer: L.Trainer, module: L.LightningModule, datamodu
     return best
 
 
-def fit_pretrained(module: L.LightningModule, data: L.LightningDataModule, cfg: TrainerConfig,
-                   checkpoint_dir: str | Path, monitor: str, patience: int, callbacks: list | None = None,
-                   logger=False, ckpt_path: str | Path | None = None,
-                   **overrides) -> tuple[L.Trainer, float, Throughput]:  # fmt: skip
-    """The fine-tuning fit shared by NER and QA: best checkpoint + early stopping on `monitor`,
-    throughput of real (attention-mask) tokens; `ckpt_path` resumes. Returns (trainer, best
-    score, throughput)."""
+def finetune_and_save(module: L.LightningModule, data: L.LightningDataModule, tokenizer,
+                      train: FinetuneTrainConfig, checkpoint_dir: str | Path, model_dir: str | Path,
+                      callbacks: list | None = None, logger=False,
+                      ckpt_path: str | Path | None = None, **overrides) -> dict[str, Any]:  # fmt: skip
+    """The fine-tuning shared by NER and QA: fit with the best checkpoint and early stopping on
+    validation F1 (`ckpt_path` resumes), save the best `module.model` with `tokenizer` to
+    `model_dir` (rank 0, `save_pretrained`), and return what both stages report: best score,
+    steps, throughput of real (attention-mask) tokens, precision."""
+    from transformer_mlops.tasks.pretrained import save_pretrained_atomically
+
     throughput = Throughput(lambda batch: batch["attention_mask"].sum())
-    fit_callbacks = best_checkpoint_callbacks(
-        checkpoint_dir, monitor, patience, cfg.checkpoint_every_n_steps
-    )
-    trainer = build_trainer(cfg, callbacks=[*fit_callbacks, throughput, *(callbacks or [])],
+    fit_callbacks = best_checkpoint_callbacks(checkpoint_dir, "val/f1", train.early_stopping_patience,
+                                              train.trainer.checkpoint_every_n_steps)  # fmt: skip
+    trainer = build_trainer(train.trainer, callbacks=[*fit_callbacks, throughput, *(callbacks or [])],
                             logger=logger, root_dir=checkpoint_dir, **overrides)  # fmt: skip
-    best = fit_and_restore_best(trainer, module, data, fit_callbacks[0], monitor, ckpt_path)
-    return trainer, best or 0.0, throughput
+    best = fit_and_restore_best(trainer, module, data, fit_callbacks[0], "val/f1", ckpt_path)
+    if trainer.is_global_zero:
+        save_pretrained_atomically(module.model.cpu(), tokenizer, model_dir)
+    return {
+        "best_val_f1": best or 0.0,
+        "global_step": trainer.global_step,
+        "train_tokens_per_second": throughput.tokens_per_second,
+        "train_seconds": throughput.seconds,
+        "precision": str(trainer.precision),
+    }
 
 
 class Throughput(Callback):
