@@ -7,6 +7,7 @@ import torch
 from transformer_mlops.config import OptimizerConfig, TrainerConfig
 from transformer_mlops.tasks.batching import LengthBucketBatchSampler, pad
 from transformer_mlops.tasks.trainer import (
+    Bf16MixedPrecision,
     adamw_with_schedule,
     build_trainer,
     lr_lambda,
@@ -117,9 +118,11 @@ class _TinyRegression(L.LightningModule):
 
 
 @pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
-def test_training_with_clipping_runs_in_full_and_mixed_precision(tmp_path, precision):
-    # Lightning refuses to clip gradients of a fused optimizer under mixed precision: bf16-mixed,
-    # the default where the CPU has fast bf16, must get an optimizer it can clip.
+def test_training_with_clipping_and_fused_adamw_runs_in_full_and_bf16_precision(
+    tmp_path, precision
+):
+    # Lightning refuses to clip gradients of a fused optimizer under mixed precision; bf16-mixed
+    # is the default where the CPU has fast bf16, and our precision plugin makes it clip.
     torch.manual_seed(0)
     x = torch.randn(64, 8)
     data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, x[:, :1] * 3), 16)
@@ -130,5 +133,13 @@ def test_training_with_clipping_runs_in_full_and_mixed_precision(tmp_path, preci
     trainer.fit(module, data)
     assert trainer.global_step == 12
     assert not torch.equal(module.layer.weight, before)
-    fused = trainer.optimizers[0].defaults["fused"]
-    assert bool(fused) == (precision == "32-true")
+    assert trainer.optimizers[0].defaults["fused"]
+    assert str(trainer.precision) == precision
+
+
+def test_bf16_plugin_clips_the_gradients_of_a_fused_optimizer():
+    weight = torch.nn.Parameter(torch.zeros(4))
+    weight.grad = torch.tensor([3.0, 4.0, 0.0, 0.0])  # norm 5
+    optimizer = torch.optim.AdamW([weight], fused=True)
+    Bf16MixedPrecision("cpu").clip_gradients(optimizer, clip_val=1.0)
+    assert torch.linalg.vector_norm(weight.grad).item() == pytest.approx(1.0, rel=1e-5)
