@@ -145,7 +145,8 @@ def test_a_worse_run_becomes_challenger_not_champion_and_rollback_works(project)
     assert json.loads(moved.stdout)["why"] == "promoted by hand: reviewed by hand"
     assert str(client.get_model_version_by_alias("ner", "champion").version) == "2"
     assert json.loads(run(["tmlops", "rollback", "ner"], project).stdout)["to"] == "1"
-    history = read(project, "reports/registry.json")["ner"]["history"]
+    history = read(project, "reports/registry-moves.json")["ner"]["history"]
+    assert [move["to"] for move in history[-2:]] == ["2", "1"]  # the promotion, then the rollback
     assert all({"who", "when", "why", "from", "to"} <= set(move) for move in history)
     # the other tasks did not change: no new versions
     assert registry and read(project, "reports/registry.json")["qa"]["version"] == "1"

@@ -56,7 +56,7 @@ def test_alias_moves_are_recorded_and_rollback_returns_to_the_previous_champion(
     assert all(m["who"] and m["when"] for m in history)
     version_tag = json.loads(client.get_model_version("ner", "1").tags["champion.moved"])
     assert version_tag["why"] == "rollback from version 2"
-    report = json.loads((tmp_path / "reports/registry.json").read_text())
+    report = json.loads((tmp_path / "reports/registry-moves.json").read_text())
     assert report["ner"]["rolled_back"]["to"] == "1"
 
 
@@ -68,7 +68,7 @@ def test_promote_by_hand_records_the_reason_and_rejects_unknown_versions(client,
     assert str(client.get_model_version_by_alias("ner", "champion").version) == "3"
     history = json.loads(client.get_registered_model("ner").tags[HISTORY_TAG])
     assert [(m["from"], m["to"]) for m in history] == [(None, "1"), ("1", "3")]
-    report = json.loads((tmp_path / "reports/registry.json").read_text())
+    report = json.loads((tmp_path / "reports/registry-moves.json").read_text())
     assert report["ner"]["promoted"]["to"] == "3" and len(report["ner"]["history"]) == 2
     assert rollback("ner")["to"] == "1"  # a manual promotion can be rolled back like any other
     with pytest.raises(UserError, match=r"has no version '7' \(versions: 1, 2, 3\)"):

@@ -8,9 +8,11 @@ Per task (scratch, ner, qa) the `register` stage
 3. moves `champion` to it only if its test metric beats the champion's on the same test data
    (the DVC md5 of the test split), or there is no champion yet.
 Every alias move (who, when, why, old and new version) is kept in the registered model's
-`alias_history` tag and the version's `promotion` tag; `reports/registry.json` holds the
-decisions and the history. `rollback` moves `champion` back to the previous champion; `promote`
-moves it to a chosen version by hand, with a reason (after the test data changed, say).
+`alias_history` tag and the version's `promotion` tag; `reports/registry.json` (the stage's
+DVC output) holds the gate's decisions and the history. `rollback` moves `champion` back to the
+previous champion; `promote` moves it to a chosen version by hand, with a reason (after the test
+data changed, say). Those manual moves go to `reports/registry-moves.json` instead, so they do
+not make the `register` stage's output look changed to DVC.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from transformer_mlops.tracking.runs import dvc_md5, recorded_run_id, tracking_u
 log = logging.getLogger(__name__)
 
 REGISTRY_REPORT = Path("reports/registry.json")
+MANUAL_MOVES_REPORT = Path("reports/registry-moves.json")  # not a DVC output: a human's decisions
 
 
 # What decides promotion for each task: (metrics file, key, data task, model dir).
@@ -201,13 +204,14 @@ def register(task: str, model_config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _record(client, task: str, event: str, move: dict[str, Any]) -> None:
-    """Add a manual alias move (`event`: rolled_back, promoted) to `reports/registry.json`."""
-    report = read_json_if_exists(REGISTRY_REPORT) or {}
+    """Add a manual alias move (`event`: rolled_back, promoted) to `reports/registry-moves.json`,
+    with the alias history as it stands after it."""
+    report = read_json_if_exists(MANUAL_MOVES_REPORT) or {}
     entry = report.get(task, {})
     entry["history"] = _history(client, task)
     entry[event] = move
     report[task] = entry
-    write_json(REGISTRY_REPORT, report)
+    write_json(MANUAL_MOVES_REPORT, report)
 
 
 def rollback(task: str) -> dict[str, Any]:
