@@ -18,6 +18,7 @@ from lightning.pytorch.plugins.precision import MixedPrecision, Precision
 from lightning.pytorch.utilities import GradClipAlgorithmType
 
 from transformer_mlops.config import FinetuneTrainConfig, OptimizerConfig, TrainerConfig
+from transformer_mlops.tasks.pretrained import save_pretrained_atomically
 
 log = logging.getLogger(__name__)
 
@@ -102,14 +103,13 @@ def adamw_with_schedule(model: torch.nn.Module, cfg: OptimizerConfig, total_step
     instead of a loop of small ops per tensor (10% of a fp32 MiniLM step on 2 cores, 29% of a
     bf16 one). Not under fp16 (`precision` as the Trainer reports it, "16-mixed"): a fused
     optimizer unscales fp16 gradients inside its step, so Lightning cannot clip them before;
-    there it is the multi-tensor (`foreach`) kernel."""
+    there torch picks its default kernel."""
     groups = param_groups(model, cfg.weight_decay)
     fused = precision != "16-mixed" and all(
         p.device.type in ("cpu", "cuda") and p.is_floating_point()
         for group in groups for p in group["params"]
     )  # fmt: skip
-    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, fused=fused or None,
-                                  foreach=None if fused else True)  # fmt: skip
+    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, fused=fused or None)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg, total_steps))
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
@@ -234,8 +234,6 @@ def finetune_and_save(module: L.LightningModule, data: L.LightningDataModule, to
     validation F1 (`ckpt_path` resumes), save the best `module.model` with `tokenizer` to
     `model_dir` (rank 0, `save_pretrained`), and return what both stages report: best score,
     steps, throughput of real (attention-mask) tokens, precision."""
-    from transformer_mlops.tasks.pretrained import save_pretrained_atomically
-
     throughput = Throughput(lambda batch: batch["attention_mask"].sum())
     fit_callbacks = best_checkpoint_callbacks(checkpoint_dir, "val/f1", train.early_stopping_patience,
                                               train.trainer.checkpoint_every_n_steps)  # fmt: skip
