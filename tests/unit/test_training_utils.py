@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from transformer_mlops.config import OptimizerConfig, TrainerConfig
-from transformer_mlops.tasks.batching import LengthBucketBatchSampler, pad
+from transformer_mlops.tasks.batching import LengthBucketBatchSampler, bucketed_loader, pad
 from transformer_mlops.tasks.trainer import (
     Bf16MixedPrecision,
     adamw_with_schedule,
@@ -135,6 +135,39 @@ def test_training_with_clipping_and_fused_adamw_runs_in_full_and_bf16_precision(
     assert not torch.equal(module.layer.weight, before)
     assert trainer.optimizers[0].defaults["fused"]
     assert str(trainer.precision) == precision
+
+
+class _BatchRecorder(_TinyRegression):
+    """Records the example indices of every training batch, per epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: dict[int, list[list[int]]] = {}
+
+    def training_step(self, batch, batch_idx):
+        indices, x = batch
+        self.seen.setdefault(self.current_epoch, []).append(indices.tolist())
+        return self.layer(x).float().pow(2).mean()
+
+
+def test_lightning_gives_the_bucketed_sampler_each_epoch(tmp_path):
+    # Lightning calls set_epoch on `loader.batch_sampler.sampler`, not on the batch sampler: the
+    # order must still change by epoch, and a length curriculum must end after its epochs.
+    lengths = [(i * 7919) % 50 + 1 for i in range(96)]
+    items = [(i, torch.full((8,), float(n))) for i, n in enumerate(lengths)]
+    loader = bucketed_loader(items, lengths, 8, shuffle=True, seed=5, trainer=None,
+                             collate=torch.utils.data.default_collate, curriculum_epochs=1)  # fmt: skip
+    cfg = TrainerConfig(accelerator="cpu", precision="32-true", max_epochs=3)
+    trainer = build_trainer(cfg, callbacks=[], root_dir=tmp_path, enable_progress_bar=False)
+    module = _BatchRecorder()
+    trainer.fit(module, loader)
+    reference = LengthBucketBatchSampler(lengths, 8, seed=5, curriculum_epochs=1)
+    for epoch in range(3):
+        reference.set_epoch(epoch)
+        assert module.seen[epoch] == list(reference)
+    longest = {e: [max(lengths[i] for i in b) for b in module.seen[e]] for e in range(3)}
+    assert longest[0] == sorted(longest[0])  # the curriculum epoch: shortest first
+    assert longest[1] != sorted(longest[1]) and module.seen[1] != module.seen[2]
 
 
 def test_bf16_plugin_clips_the_gradients_of_a_fused_optimizer():

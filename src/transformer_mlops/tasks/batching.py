@@ -34,6 +34,10 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
         self.curriculum_epochs = curriculum_epochs  # first epochs: shortest batches first
         self.epoch = 0
         self.skip_once = 0  # set after a mid-epoch resume: batches of this epoch already trained
+        # Lightning calls `set_epoch` on `loader.sampler` and `loader.batch_sampler.sampler`, never
+        # on the batch sampler itself: without this, every epoch repeated epoch 0's order (and
+        # its length curriculum).
+        self.sampler = self
 
     def set_epoch(self, epoch: int) -> None:
         """Called by Lightning at the start of every epoch: a new, reproducible order."""
