@@ -16,9 +16,9 @@ from transformer_mlops.inference.saved import reading_saved_model
 from transformer_mlops.tasks.batching import pad
 from transformer_mlops.tasks.qa_features import QaFeature, best_span, encode, pick_answers
 
-# Batches padded to a multiple of 8 tokens: oneDNN's CPU kernels (and GPU tensor cores) run
-# aligned shapes faster, and fewer distinct shapes are built. Measured on 200 bf16 training
-# batches of the default QA data, 2 cores: 22-24 s against 28-32 s padded to the longest.
+# Batches padded to a multiple of 8 tokens: aligned shapes run faster in oneDNN's bf16 CPU
+# kernels (and on GPU tensor cores). Measured on 200 bf16 training batches of the default QA
+# data, 2 cores: 22-24 s against 28-32 s padded to the longest.
 PAD_MULTIPLE = 8
 
 
