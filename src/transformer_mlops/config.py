@@ -235,6 +235,22 @@ class NerConfig(TaskConfig):
     eval: NerEvalConfig = NerEvalConfig()
 
 
+class EvidenceConfig(Section):
+    """Auxiliary supervision from evidence spans (QA examples that have them): a per-token
+    head on one encoder layer learns which context tokens lie in the evidence sentences."""
+
+    weight: float = Field(
+        default=0.0, ge=0
+    )  # 0: off; the loss is span loss + weight * evidence loss
+    layer: int = -2  # hidden state it reads, Python indexing: -1 the top layer, 0 the embeddings
+
+
+class QaTrainConfig(FinetuneTrainConfig):
+    """QA fine-tuning: the shared settings plus evidence supervision."""
+
+    evidence: EvidenceConfig = EvidenceConfig()
+
+
 class QaEvalConfig(Section):
     """QA test-set reports."""
 
@@ -251,7 +267,7 @@ class QaConfig(TaskConfig):
     doc_stride: int = Field(default=128, ge=1)  # overlap of consecutive context windows
     n_best: int = Field(default=20, ge=1)  # start and end candidates per window
     max_answer_length: int = Field(default=30, ge=1)  # in subwords
-    train: FinetuneTrainConfig = FinetuneTrainConfig()
+    train: QaTrainConfig = QaTrainConfig()
     eval: QaEvalConfig = QaEvalConfig()
 
     @model_validator(mode="after")

@@ -148,3 +148,30 @@ def test_batches_are_padded_to_a_multiple_of_eight_and_masked(tokenizer):
     assert batch["input_ids"].shape[1] % 8 == 0 and batch["input_ids"].shape[1] >= max(lengths)
     assert batch["attention_mask"].sum(1).tolist() == lengths
     assert (batch["input_ids"][batch["attention_mask"] == 0] == tokenizer.pad_token_id).all()
+
+
+def test_evidence_labels_mark_the_evidence_sentences_tokens_only(tokenizer):
+    from transformer_mlops.inference.qa import collate
+    from transformer_mlops.tasks.qa_features import IGNORE
+
+    context = "Mary went to the kitchen. John got the milk. John moved to the garden."
+    evidence = [[26, 44], [45, 70]]  # both sentences about John
+    assert [context[s:e] for s, e in evidence] == ["John got the milk.", "John moved to the garden."]
+    answer = {"text": ["garden"], "answer_start": [context.index("garden")]}
+    with_evidence, without = encode(tokenizer, ["Where is the milk?", "Where is Mary?"], [context] * 2,
+                                    [answer] * 2, max_length=64, doc_stride=16,
+                                    evidence=[evidence, None])  # fmt: skip
+    labels = with_evidence.evidence_labels
+    assert len(labels) == len(with_evidence.input_ids)
+    marked = [with_evidence.offsets[i] for i, label in enumerate(labels) if label == 1]
+    assert " ".join(context[s:e] for s, e in marked) == "John got the milk . John moved to the garden ."
+    context_tokens = [i for i, span in enumerate(with_evidence.offsets) if span is not None]
+    assert {labels[i] for i in context_tokens} == {0, 1}
+    assert all(labels[i] == IGNORE for i, span in enumerate(with_evidence.offsets) if span is None)
+    assert without.evidence_labels is None
+    # a batch pads labels with IGNORE, and a row without evidence is IGNORE throughout
+    batch = collate([with_evidence, without], tokenizer.pad_token_id)
+    assert batch["evidence_labels"].shape == batch["input_ids"].shape
+    assert (batch["evidence_labels"][1] == IGNORE).all()
+    assert batch["evidence_labels"][0, : len(labels)].tolist() == labels
+    assert "evidence_labels" not in collate([without], tokenizer.pad_token_id)

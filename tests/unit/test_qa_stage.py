@@ -18,6 +18,7 @@ def qa_cfg(default_params_raw):
     raw = json.loads(json.dumps(default_params_raw))
     raw["qa"].update(max_length=128, doc_stride=32)
     raw["qa"]["train"] = {"batch_size": 16, "eval_batch_size": 32, "freeze_word_embeddings": True,
+                          "evidence": {"weight": 1.0, "layer": -2},
                           "optimizer": {"lr": 1e-4, "warmup_steps": 2, "schedule": "linear"},
                           "trainer": {"max_epochs": 1, "precision": "32-true", "log_every_n_steps": 2}}  # fmt: skip
     return parse_params(raw).qa
@@ -52,6 +53,9 @@ def test_saved_model_is_a_standard_hugging_face_qa_model(trained):
     assert (root / "model" / "model.safetensors").is_file()
     config = json.loads((root / "model" / "config.json").read_text())
     assert config["architectures"] == ["BertForQuestionAnswering"]
+    from safetensors.torch import load_file  # the training-only evidence head is not saved
+
+    assert not [k for k in load_file(root / "model" / "model.safetensors") if "evidence" in k]
     model = AutoModelForQuestionAnswering.from_pretrained(str(root / "model")).eval()
     tokenizer = AutoTokenizer.from_pretrained(str(root / "model"))
     inputs = tokenizer("Where is John?", "Mary went to the kitchen.", return_tensors="pt")
@@ -138,3 +142,41 @@ def test_the_length_buckets_and_metrics_by_hand():
     assert metrics["test/exact_match"] == 50.0
     assert metrics["test/f1"] == pytest.approx(100 * (1 + 2 / 3) / 2, abs=1e-3)
     assert metrics["test/per_kind"]["b"] == {"exact_match": 0.0, "f1": 66.6667, "questions": 1}
+
+
+def test_evidence_loss_is_bce_on_the_labelled_tokens_of_the_chosen_layer(qa_cfg):
+    from transformers import AutoModelForQuestionAnswering
+
+    from transformer_mlops.inference.qa import collate, model_inputs
+    from transformer_mlops.tasks.pretrained import load_for_finetuning
+    from transformer_mlops.tasks.qa import QaModule
+    from transformer_mlops.tasks.qa_features import encode
+
+    tokenizer, model = load_for_finetuning(
+        AutoModelForQuestionAnswering, qa_cfg.model, qa_cfg.train, "qa"
+    )
+    module = QaModule(model, qa_cfg)
+    context = "Mary went to the kitchen. John got the milk. John moved to the garden."
+    features = encode(tokenizer, ["Where is the milk?", "Where is Mary?"], [context] * 2, None, 64, 16,
+                      evidence=[[[26, 44], [45, 70]], None])  # fmt: skip
+    batch = collate(features, tokenizer.pad_token_id)
+    hidden = model(**model_inputs(batch), output_hidden_states=True).hidden_states
+    loss = module._evidence_loss(hidden, batch["evidence_labels"])
+    labels = batch["evidence_labels"][0, : len(features[0].input_ids)]
+    known = labels != -100
+    logits = module.evidence_head(hidden[-2][0, : len(labels)]).squeeze(-1)
+    by_hand = torch.nn.functional.binary_cross_entropy_with_logits(
+        logits[known], labels[known].float()
+    )
+    assert loss.item() == pytest.approx(by_hand.item(), rel=1e-5)
+    loss.backward()
+    assert module.evidence_head.weight.grad.abs().sum() > 0
+    # a batch without evidence: zero loss, yet the head stays in the graph (DDP needs that)
+    module.zero_grad()
+    empty = module._evidence_loss(hidden, None)
+    assert empty.item() == 0.0 and empty.requires_grad
+    # a layer the model does not have is refused, naming the parameter
+    raw = qa_cfg.model_dump()
+    raw["train"]["evidence"] = {"weight": 1.0, "layer": 9}
+    with pytest.raises(ValueError, match=r"qa.train.evidence.layer = 9: .* has 6 layers"):
+        QaModule(model, type(qa_cfg).model_validate(raw))

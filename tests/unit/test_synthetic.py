@@ -138,3 +138,21 @@ def test_story_answers_are_correct_and_extractive():
             assert _replay(example["context"])[subject] == text, example
     assert min(first_questions) == 2 and first_questions.count(2) > 100  # bAbI's first question
     assert kinds == {"single-supporting-fact", "two-supporting-facts"}
+
+
+def test_story_evidence_is_every_sentence_about_the_person_the_answer_follows():
+    rng = random.Random(11)
+    for _ in range(200):
+        for example in stories.story(rng):
+            context, start = example["context"], example["answers"]["answer_start"][0]
+            evidence = [context[s:e] for s, e in example["evidence"]]
+            subject = re.sub(r"^(Where is|Where can|In which room is) (the )?| now\?$|\?$| be found\?$", "",
+                             example["question"])  # fmt: skip
+            sentences = [s if s.endswith(".") else s + "." for s in context.split(". ")]
+            if example["kind"] == "single-supporting-fact":
+                person = subject
+            else:  # whoever last took or dropped the object
+                person = [s for s in sentences if s.endswith(f" the {subject}.")][-1].split()[0]
+            assert evidence == [s for s in sentences if s.split()[0] == person], example
+            # the answer lies in one of them
+            assert any(s <= start < e for s, e in example["evidence"]), example

@@ -63,6 +63,12 @@ DEFECTS = [
      ["[validation] rows", "no empty question", "qa-validation-000000"]),
     ("qa", "question without answers", lambda s: _set(s["test"][4], "answers", {"text": [], "answer_start": []}),
      ["[test] rows", "every question has an answer", "qa-test-000004"]),
+    ("qa", "evidence span past the context", lambda s: s["train"][6]["evidence"].append([5, 10_000]),
+     ["[train] evidence", "evidence spans end inside the context", "qa-train-000006"]),
+    ("qa", "empty evidence span", lambda s: _set(s["validation"][2], "evidence", [[7, 7]]),
+     ["[validation] evidence", "evidence spans are not empty", "qa-validation-000002"]),
+    ("qa", "evidence span that is not a pair", lambda s: _set(s["test"][1], "evidence", [[3]]),
+     ["[test] evidence", "qa-test-000001"]),
 ]  # fmt: skip
 
 

@@ -11,8 +11,14 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "qa": ("id", "kind", "context", "question", "answers"),
 }
 
-# Extra fields kept when a source has them, for per-slice analysis (format, template).
-OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {"seq2seq": ("format",), "ner": ("template",), "qa": ()}
+# Extra fields kept when a source has them: for per-slice analysis (format, template), and QA's
+# `evidence` ([start, end) character spans of the context sentences the answer rests on), which
+# training may use as auxiliary supervision.
+OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {
+    "seq2seq": ("format",),
+    "ner": ("template",),
+    "qa": ("evidence",),
+}
 
 
 def content_key(task: str, record: dict[str, Any]) -> str:

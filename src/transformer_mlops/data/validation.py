@@ -68,7 +68,10 @@ def frames(task: str, splits: dict[str, list[dict]]) -> dict[str, pd.DataFrame]:
         if task == "qa" and records:
             rows["n_answers"] = rows["answers"].map(lambda a: len(a["text"]))
             out[f"{split}/answers"] = pd.DataFrame(_answer_rows(records))
-        out[f"{split}/rows"] = rows.drop(columns=["tokens", "tags", "answers"], errors="ignore")
+            if any("evidence" in r for r in records):
+                out[f"{split}/evidence"] = pd.DataFrame(_evidence_rows(records))
+        out[f"{split}/rows"] = rows.drop(columns=["tokens", "tags", "answers", "evidence"],
+                                         errors="ignore")  # fmt: skip
     combined = []
     for split, records in splits.items():
         seen: set[str] = set()
@@ -103,6 +106,14 @@ def _answer_rows(records: list[dict]) -> Iterator[dict]:
                 "context_len": len(context),
                 "context_slice": context[start : start + len(text)] if start >= 0 else "",
             }
+
+
+def _evidence_rows(records: list[dict]) -> Iterator[dict]:
+    for record in records:
+        for span in record.get("evidence") or []:
+            start, end = (list(span) + [-1, -1])[:2] if isinstance(span, list | tuple) else (-1, -1)
+            yield {"id": record["id"], "evidence_start": start, "evidence_end": end,
+                   "context_len": len(record["context"])}  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------- suites
@@ -156,6 +167,15 @@ def checks(task: str, cfg: DataConfig, labels: list[str] | None = None) -> list[
                       column_A="context_len", column_B="answer_end", or_equal=True)),
             Check("answers", "context[answer_start:] equals the answer text",
                   gxe.ExpectColumnPairValuesToBeEqual(column_A="answer_text", column_B="context_slice")),
+            # only when a source gives evidence spans (the synthetic stories do)
+            Check("evidence", "evidence spans are [start, end] pairs with start >= 0",
+                  gxe.ExpectColumnValuesToBeBetween(column="evidence_start", min_value=0)),
+            Check("evidence", "evidence spans are not empty (end > start)",
+                  gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                      column_A="evidence_end", column_B="evidence_start")),
+            Check("evidence", "evidence spans end inside the context",
+                  gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                      column_A="context_len", column_B="evidence_end", or_equal=True)),
         ]  # fmt: skip
     suite += [
         Check("all", "ids unique across all splits", gxe.ExpectColumnValuesToBeUnique(column="id")),
@@ -239,7 +259,8 @@ def validate_splits(
     with atomic_dir(docs_dir) as tmp:
         context = _context(tmp)
         source = context.data_sources.add_pandas("prepared")
-        targets = [f"{split}/{kind}" for split in SPLITS for kind in ("rows", "tokens", "answers")]
+        kinds = ("rows", "tokens", "answers", "evidence")
+        targets = [f"{split}/{kind}" for split in SPLITS for kind in kinds]
         for frame_name in [*targets, "all"]:
             kind = frame_name.rpartition("/")[2]
             frame_checks = [c for c in suite if c.frame == kind]

@@ -14,7 +14,7 @@ from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from transformer_mlops.inference.saved import reading_saved_model
 from transformer_mlops.tasks.batching import pad
-from transformer_mlops.tasks.qa_features import QaFeature, best_span, encode, pick_answers
+from transformer_mlops.tasks.qa_features import IGNORE, QaFeature, best_span, encode, pick_answers
 
 # Batches padded to a multiple of 8 tokens: aligned shapes run faster in oneDNN's bf16 CPU
 # kernels (and on GPU tensor cores). Measured on 200 bf16 training batches of the default QA
@@ -32,6 +32,12 @@ def collate(features: list[QaFeature], pad_id: int) -> dict[str, torch.Tensor]:
     }
     if features[0].token_type_ids is not None:
         batch["token_type_ids"] = pad([f.token_type_ids for f in features], 0, PAD_MULTIPLE)
+    if any(f.evidence_labels is not None for f in features):
+        batch["evidence_labels"] = pad(
+            [f.evidence_labels or [IGNORE] * len(f.input_ids) for f in features],
+            IGNORE,
+            PAD_MULTIPLE,
+        )
     return batch
 
 

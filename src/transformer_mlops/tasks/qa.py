@@ -24,6 +24,7 @@ from transformer_mlops.io import read_jsonl
 from transformer_mlops.tasks.batching import bucketed_loader
 from transformer_mlops.tasks.pretrained import load_for_finetuning
 from transformer_mlops.tasks.qa_features import (
+    IGNORE,
     Candidate,
     QaFeature,
     best_span,
@@ -73,6 +74,11 @@ class QaDataModule(ResumableBatches, L.LightningDataModule):
             if split in self.features:
                 continue
             records = self.records[split] = read_jsonl(self.prepared_dir / f"{split}.jsonl")
+            evidence = None  # only training learns from evidence spans
+            if split == "train" and self.cfg.train.evidence.weight > 0:
+                evidence = [r.get("evidence") for r in records]
+                log.info("train: %d of %d questions have evidence spans",
+                         sum(e is not None for e in evidence), len(records))  # fmt: skip
             self.features[split] = encode(
                 self.tokenizer,
                 [r["question"] for r in records],
@@ -80,6 +86,7 @@ class QaDataModule(ResumableBatches, L.LightningDataModule):
                 [r["answers"] for r in records],
                 self.cfg.max_length,
                 self.cfg.doc_stride,
+                evidence,
             )
             log.info("%s: %d questions -> %d windows (max_length %d, doc_stride %d)", split,
                      len(records), len(self.features[split]), self.cfg.max_length,
@@ -100,20 +107,55 @@ class QaDataModule(ResumableBatches, L.LightningDataModule):
 
 
 class QaModule(L.LightningModule):
-    """Span extraction; validation SQuAD exact match and F1 over whole questions."""
+    """Span extraction; validation SQuAD exact match and F1 over whole questions.
+
+    With `train.evidence.weight > 0` a second, training-only head reads one encoder layer and
+    learns which context tokens lie in the example's evidence sentences (binary cross-entropy),
+    added to the span loss. It pushes that layer to gather what the answer rests on, e.g. every
+    sentence about whoever holds the asked-for object. The saved model does not include it: it
+    is a standard `AutoModelForQuestionAnswering`."""
 
     def __init__(self, model, cfg: QaConfig):
         super().__init__()
         self.model, self.cfg = model, cfg
         self.save_hyperparameters({"qa": cfg.model_dump(exclude={"data"})})
         self._candidates: list[Candidate] = []
+        evidence = cfg.train.evidence
+        self.evidence_head = None
+        if evidence.weight > 0:
+            layers = model.config.num_hidden_layers
+            if not -(layers + 1) <= evidence.layer <= layers:
+                raise ValueError(
+                    f"qa.train.evidence.layer = {evidence.layer}: {cfg.model} has {layers} layers, "
+                    f"so the layer must be in [{-(layers + 1)}, {layers}] (0 = embeddings)"
+                )
+            self.evidence_head = torch.nn.Linear(model.config.hidden_size, 1)
 
     def training_step(self, batch, batch_idx):
+        with_evidence = self.evidence_head is not None
         out = self.model(**model_inputs(batch), start_positions=batch["start_positions"],
-                         end_positions=batch["end_positions"])  # fmt: skip
-        self.log("train/loss", out.loss, prog_bar=True)
+                         end_positions=batch["end_positions"],
+                         output_hidden_states=with_evidence)  # fmt: skip
+        loss = out.loss
+        if with_evidence:
+            evidence_loss = self._evidence_loss(out.hidden_states, batch.get("evidence_labels"))
+            self.log("train/span_loss", out.loss)
+            self.log("train/evidence_loss", evidence_loss)
+            loss = loss + self.cfg.train.evidence.weight * evidence_loss
+        self.log("train/loss", loss, prog_bar=True)
         self.log("train/lr", self.optimizers().param_groups[0]["lr"])
-        return out.loss
+        return loss
+
+    def _evidence_loss(self, hidden_states, labels: torch.Tensor | None) -> torch.Tensor:
+        logits = (
+            self.evidence_head(hidden_states[self.cfg.train.evidence.layer]).squeeze(-1).float()
+        )
+        known = labels != IGNORE if labels is not None else None
+        if known is None or not known.any():  # no evidence in this batch: a zero that still
+            return logits.sum() * 0.0  # touches the head, so DDP sees every parameter used
+        return torch.nn.functional.binary_cross_entropy_with_logits(
+            logits[known], labels[known].float()
+        )
 
     def validation_step(self, batch, batch_idx):
         out = self.model(**model_inputs(batch), start_positions=batch["start_positions"],
@@ -144,8 +186,8 @@ class QaModule(L.LightningModule):
 
     def configure_optimizers(self):
         total = int(self.trainer.estimated_stepping_batches)
-        return adamw_with_schedule(
-            self.model, self.cfg.train.optimizer, total, str(self.trainer.precision)
+        return adamw_with_schedule(  # `self`: the model and the evidence head, if any
+            self, self.cfg.train.optimizer, total, str(self.trainer.precision)
         )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 CLS_INDEX = 0  # windows without the answer point start and end here (SQuAD v1.1 convention)
+IGNORE = -100  # evidence label of tokens outside the context, or of examples without evidence
 
 
 @dataclass
@@ -27,6 +28,16 @@ class QaFeature:
     offsets: list[tuple[int, int] | None]  # character span in the context; None outside it
     start_position: int = CLS_INDEX
     end_position: int = CLS_INDEX
+    evidence_labels: list[int] | None = None  # per token: 1 inside an evidence span, 0 not, IGNORE
+
+
+def evidence_labels(offsets: list[tuple[int, int] | None], spans: list[list[int]]) -> list[int]:
+    """Per token of a window: 1 if its characters fall inside one of the evidence `spans`
+    ([start, end) in the context), 0 for other context tokens, IGNORE outside the context."""
+    return [
+        IGNORE if span is None else int(any(start <= span[0] < end for start, end in spans))
+        for span in offsets
+    ]
 
 
 def _answer_tokens(offsets: list[tuple[int, int] | None], start_char: int, end_char: int):
@@ -42,11 +53,13 @@ def _answer_tokens(offsets: list[tuple[int, int] | None], start_char: int, end_c
 
 
 def encode(tokenizer, questions: list[str], contexts: list[str], answers: list[dict] | None,
-           max_length: int = 384, doc_stride: int = 128) -> list[QaFeature]:  # fmt: skip
+           max_length: int = 384, doc_stride: int = 128,
+           evidence: list[list[list[int]] | None] | None = None) -> list[QaFeature]:  # fmt: skip
     """Windows of (question, context) pairs. Only the context is truncated; consecutive windows
     overlap by `doc_stride` tokens. With `answers` (SQuAD shape: text + answer_start lists, the
     first answer is the training target) each window gets start/end token labels, or CLS when
-    the answer is not inside it."""
+    the answer is not inside it. With `evidence` (per example: character spans, or None) each
+    window of an example that has spans gets per-token evidence labels."""
     encoded = tokenizer(
         [q.lstrip() for q in questions],  # leading spaces only waste window room
         contexts,
@@ -78,6 +91,8 @@ def encode(tokenizer, questions: list[str], contexts: list[str], answers: list[d
             span = _answer_tokens(offsets, start_char, start_char + len(answer["text"][0]))
             if span is not None:
                 feature.start_position, feature.end_position = span
+        if evidence is not None and evidence[example] is not None:
+            feature.evidence_labels = evidence_labels(offsets, evidence[example])
         features.append(feature)
     return features
 

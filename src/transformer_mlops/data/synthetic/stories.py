@@ -4,7 +4,10 @@ Two kinds of question, as in bAbI tasks 1 and 2:
 - single-supporting-fact: "Where is Mary?" -> the place of Mary's last move;
 - two-supporting-facts: "Where is the football?" -> the place of whoever holds it (or held it
   when it was dropped): one fact says who has the object, another where that person went.
-The answer span points into the supporting sentence that names the place.
+The answer span points into the supporting sentence that names the place. Each question also
+lists its `evidence`: the character spans of every sentence about the person the answer follows
+(the asked person; for an object, whoever last took or dropped it). Training can use them as
+auxiliary supervision (bAbI's "strong supervision"); evaluation never sees them.
 """
 
 from __future__ import annotations
@@ -43,17 +46,25 @@ class _World:
 
     cast: list[str]
     sentences: list[str] = field(default_factory=list)
+    spans: list[tuple[str, int, int]] = field(default_factory=list)  # (actor, start, end) per sentence
     place: dict[str, tuple[str, int]] = field(default_factory=dict)  # person -> (place, char offset)
     holder: dict[str, str] = field(default_factory=dict)  # object -> person
     dropped_at: dict[str, tuple[str, int]] = field(default_factory=dict)  # object -> (place, offset)
     length: int = 0  # characters of context so far, sentences joined by single spaces
 
-    def say(self, sentence: str, answer_word: str | None = None) -> int:
-        """Append a sentence; return the context offset of `answer_word` in it (or -1)."""
+    last_handler: dict[str, str] = field(default_factory=dict)  # object -> who last took/dropped it
+
+    def say(self, actor: str, sentence: str, answer_word: str | None = None) -> int:
+        """Append `actor`'s sentence; return the context offset of `answer_word` in it (or -1)."""
         start = self.length + (1 if self.sentences else 0)
         self.sentences.append(sentence)
+        self.spans.append((actor, start, start + len(sentence)))
         self.length = start + len(sentence)
         return start + sentence.rindex(answer_word) if answer_word else -1
+
+    def evidence(self, person: str) -> list[list[int]]:
+        """[start, end) character spans of the sentences about `person` so far."""
+        return [[start, end] for actor, start, end in self.spans if actor == person]
 
 
 def _act(rng: random.Random, world: _World) -> None:
@@ -63,35 +74,38 @@ def _act(rng: random.Random, world: _World) -> None:
     choice = rng.random()
     if person in world.place and held and choice < 0.2:
         obj = rng.choice(held)
-        world.say(f"{person} {rng.choice(DROP_VERBS)} the {obj}.")
+        world.say(person, f"{person} {rng.choice(DROP_VERBS)} the {obj}.")
+        world.last_handler[obj] = person
         del world.holder[obj]
         world.dropped_at[obj] = world.place[person]
     elif person in world.place and free and choice < 0.4:
         obj = rng.choice(free)
-        world.say(f"{person} {rng.choice(TAKE_VERBS)} the {obj}.")
+        world.say(person, f"{person} {rng.choice(TAKE_VERBS)} the {obj}.")
+        world.last_handler[obj] = person
         world.holder[obj] = person
         world.dropped_at.pop(obj, None)
     else:
         place = rng.choice(PLACES)
-        offset = world.say(f"{person} {rng.choice(MOVE_VERBS)} the {place}.", place)
+        offset = world.say(person, f"{person} {rng.choice(MOVE_VERBS)} the {place}.", place)
         world.place[person] = (place, offset)
 
 
-def _question(rng: random.Random, world: _World, kind: str) -> tuple[str, str, int] | None:
-    """(question, answer, answer_start) for a question of `kind` that the story answers."""
+def _question(rng: random.Random, world: _World, kind: str) -> tuple[str, str, int, str] | None:
+    """(question, answer, answer_start, person the answer follows) for a question of `kind`
+    that the story answers."""
     template = rng.choice(QUESTIONS[kind])
     if kind == "single-supporting-fact":
         if not world.place:
             return None
         person = rng.choice(sorted(world.place))
         place, offset = world.place[person]
-        return template.format(x=person), place, offset
+        return template.format(x=person), place, offset, person
     known = sorted(o for o in world.holder if world.holder[o] in world.place) + sorted(world.dropped_at)
     if not known:
         return None
     obj = rng.choice(known)
     place, offset = world.dropped_at.get(obj) or world.place[world.holder[obj]]
-    return template.format(x=obj), place, offset
+    return template.format(x=obj), place, offset, world.last_handler[obj]
 
 
 def story(rng: random.Random, n_questions: int = 5) -> list[dict]:
@@ -106,13 +120,14 @@ def story(rng: random.Random, n_questions: int = 5) -> list[dict]:
         kind = rng.choice(KINDS)
         asked = _question(rng, world, kind)
         if asked is not None:
-            question, answer, start = asked
+            question, answer, start, person = asked
             examples.append(
                 {
                     "kind": kind,
                     "context": " ".join(world.sentences),
                     "question": question,
                     "answers": {"text": [answer], "answer_start": [start]},
+                    "evidence": world.evidence(person),
                 }
             )
         for _ in range(rng.randint(1, 3)):
