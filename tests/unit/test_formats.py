@@ -106,6 +106,14 @@ def test_babi_contexts_offsets_and_skipped_questions(tmp_path):
     assert first["context"][start : start + 8] == "bathroom"
     assert second["context"] == "Sandra travelled to the office."
     assert first["group"] != second["group"]
+    # supporting facts become evidence spans
+    assert [first["context"][s:e] for s, e in first["evidence"]] == ["Mary moved to the bathroom."]
+    two_facts = "1 Mary got the milk.\n2 John went to the hallway.\n3 Mary went to the garden.\n" \
+                "4 Where is the milk? \tgarden\t3 1\n"  # fmt: skip
+    path.write_text(two_facts)
+    ((record,), _) = formats.read_babi(path)
+    assert [record["context"][s:e] for s, e in record["evidence"]] == [
+        "Mary got the milk.", "Mary went to the garden."]  # fmt: skip
 
 
 def test_babi_line_without_id(tmp_path):

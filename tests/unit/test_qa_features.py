@@ -156,7 +156,10 @@ def test_evidence_labels_mark_the_evidence_sentences_tokens_only(tokenizer):
 
     context = "Mary went to the kitchen. John got the milk. John moved to the garden."
     evidence = [[26, 44], [45, 70]]  # both sentences about John
-    assert [context[s:e] for s, e in evidence] == ["John got the milk.", "John moved to the garden."]
+    assert [context[s:e] for s, e in evidence] == [
+        "John got the milk.",
+        "John moved to the garden.",
+    ]
     answer = {"text": ["garden"], "answer_start": [context.index("garden")]}
     with_evidence, without = encode(tokenizer, ["Where is the milk?", "Where is Mary?"], [context] * 2,
                                     [answer] * 2, max_length=64, doc_stride=16,
@@ -164,7 +167,10 @@ def test_evidence_labels_mark_the_evidence_sentences_tokens_only(tokenizer):
     labels = with_evidence.evidence_labels
     assert len(labels) == len(with_evidence.input_ids)
     marked = [with_evidence.offsets[i] for i, label in enumerate(labels) if label == 1]
-    assert " ".join(context[s:e] for s, e in marked) == "John got the milk . John moved to the garden ."
+    assert (
+        " ".join(context[s:e] for s, e in marked)
+        == "John got the milk . John moved to the garden ."
+    )
     context_tokens = [i for i, span in enumerate(with_evidence.offsets) if span is not None]
     assert {labels[i] for i in context_tokens} == {0, 1}
     assert all(labels[i] == IGNORE for i, span in enumerate(with_evidence.offsets) if span is None)

@@ -154,8 +154,9 @@ _BABI_LINE = re.compile(r"^(\d+) (.*)$")
 def read_babi(path: str | Path) -> tuple[list[dict], int]:
     """bAbI text (`ID text`, questions as `ID question<TAB>answer<TAB>supporting IDs`).
 
-    The context of a question is its story so far (statements only). Questions whose answer
-    does not occur in the context cannot be extractive; they are skipped and counted.
+    The context of a question is its story so far (statements only); its supporting facts
+    become `evidence` spans. Questions whose answer does not occur in the context cannot be
+    extractive; they are skipped and counted.
     Returns (records, skipped).
     """
     path = Path(path)
@@ -187,6 +188,7 @@ def read_babi(path: str | Path) -> tuple[list[dict], int]:
         if start is None:
             skipped += 1
             continue
+        spans = {line_id: [offset, offset + len(sentence)] for line_id, sentence, offset in story}
         records.append(
             {
                 "id": f"{path.stem}-{number}",
@@ -194,6 +196,7 @@ def read_babi(path: str | Path) -> tuple[list[dict], int]:
                 "context": " ".join(sentence for _, sentence, _ in story),
                 "question": question,
                 "answers": {"text": [answer], "answer_start": [start]},
+                "evidence": [spans[i] for i in sorted(set(supporting)) if i in spans],
                 "group": f"{path.stem}-story{stories}",
             }
         )
