@@ -6,9 +6,8 @@ Two kinds of question, as in bAbI tasks 1 and 2:
   when it was dropped): one fact says who has the object, another where that person went.
 The answer span points into the supporting sentence that names the place. Each question also
 lists its `evidence`: the character spans of every sentence about the person the answer follows
-(the asked person; for an object, whoever holds it or dropped it), up to the sentence that fixed
-the answer (a drop). Training can use them as auxiliary supervision (in the spirit of bAbI's
-"strong supervision" with supporting facts); evaluation never sees them.
+(the asked person; for an object, whoever last took or dropped it). Training can use them as
+auxiliary supervision (bAbI's "strong supervision"); evaluation never sees them.
 """
 
 from __future__ import annotations
@@ -53,7 +52,7 @@ class _World:
     dropped_at: dict[str, tuple[str, int]] = field(default_factory=dict)  # object -> (place, offset)
     length: int = 0  # characters of context so far, sentences joined by single spaces
 
-    dropped_in: dict[str, tuple[str, int]] = field(default_factory=dict)  # object -> (who, sentence)
+    last_handler: dict[str, str] = field(default_factory=dict)  # object -> who last took/dropped it
 
     def say(self, actor: str, sentence: str, answer_word: str | None = None) -> int:
         """Append `actor`'s sentence; return the context offset of `answer_word` in it (or -1)."""
@@ -63,10 +62,9 @@ class _World:
         self.length = start + len(sentence)
         return start + sentence.rindex(answer_word) if answer_word else -1
 
-    def evidence(self, person: str, until: int | None = None) -> list[list[int]]:
-        """[start, end) character spans of the sentences about `person`, up to sentence `until`."""
-        spans = self.spans if until is None else self.spans[: until + 1]
-        return [[start, end] for actor, start, end in spans if actor == person]
+    def evidence(self, person: str) -> list[list[int]]:
+        """[start, end) character spans of the sentences about `person` so far."""
+        return [[start, end] for actor, start, end in self.spans if actor == person]
 
 
 def _act(rng: random.Random, world: _World) -> None:
@@ -77,12 +75,13 @@ def _act(rng: random.Random, world: _World) -> None:
     if person in world.place and held and choice < 0.2:
         obj = rng.choice(held)
         world.say(person, f"{person} {rng.choice(DROP_VERBS)} the {obj}.")
+        world.last_handler[obj] = person
         del world.holder[obj]
         world.dropped_at[obj] = world.place[person]
-        world.dropped_in[obj] = (person, len(world.sentences) - 1)
     elif person in world.place and free and choice < 0.4:
         obj = rng.choice(free)
         world.say(person, f"{person} {rng.choice(TAKE_VERBS)} the {obj}.")
+        world.last_handler[obj] = person
         world.holder[obj] = person
         world.dropped_at.pop(obj, None)
     else:
@@ -91,27 +90,22 @@ def _act(rng: random.Random, world: _World) -> None:
         world.place[person] = (place, offset)
 
 
-def _question(rng: random.Random, world: _World, kind: str) -> tuple[str, str, int, list] | None:
-    """(question, answer, answer_start, evidence) for a question of `kind` that the story
-    answers. The evidence is every sentence about the person the answer follows, up to the one
-    that fixed the answer: for a dropped object, the drop (later moves do not move it)."""
+def _question(rng: random.Random, world: _World, kind: str) -> tuple[str, str, int, str] | None:
+    """(question, answer, answer_start, person the answer follows) for a question of `kind`
+    that the story answers."""
     template = rng.choice(QUESTIONS[kind])
     if kind == "single-supporting-fact":
         if not world.place:
             return None
         person = rng.choice(sorted(world.place))
         place, offset = world.place[person]
-        return template.format(x=person), place, offset, world.evidence(person)
+        return template.format(x=person), place, offset, person
     known = sorted(o for o in world.holder if world.holder[o] in world.place) + sorted(world.dropped_at)
     if not known:
         return None
     obj = rng.choice(known)
-    if obj in world.dropped_at:
-        (place, offset), (person, drop) = world.dropped_at[obj], world.dropped_in[obj]
-        return template.format(x=obj), place, offset, world.evidence(person, until=drop)
-    person = world.holder[obj]
-    place, offset = world.place[person]
-    return template.format(x=obj), place, offset, world.evidence(person)
+    place, offset = world.dropped_at.get(obj) or world.place[world.holder[obj]]
+    return template.format(x=obj), place, offset, world.last_handler[obj]
 
 
 def story(rng: random.Random, n_questions: int = 5) -> list[dict]:
@@ -126,14 +120,14 @@ def story(rng: random.Random, n_questions: int = 5) -> list[dict]:
         kind = rng.choice(KINDS)
         asked = _question(rng, world, kind)
         if asked is not None:
-            question, answer, start, evidence = asked
+            question, answer, start, person = asked
             examples.append(
                 {
                     "kind": kind,
                     "context": " ".join(world.sentences),
                     "question": question,
                     "answers": {"text": [answer], "answer_start": [start]},
-                    "evidence": evidence,
+                    "evidence": world.evidence(person),
                 }
             )
         for _ in range(rng.randint(1, 3)):
