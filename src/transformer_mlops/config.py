@@ -239,9 +239,8 @@ class EvidenceConfig(Section):
     """Auxiliary supervision from evidence spans (QA examples that have them): a per-token
     head on one encoder layer learns which context tokens lie in the evidence sentences."""
 
-    weight: float = Field(
-        default=0.0, ge=0
-    )  # 0: off; the loss is span loss + weight * evidence loss
+    # 0: off; otherwise the training loss is span loss + weight * evidence loss
+    weight: float = Field(default=0.0, ge=0)
     layer: int = -2  # hidden state it reads, Python indexing: -1 the top layer, 0 the embeddings
 
 

@@ -50,9 +50,8 @@ class _World:
     place: dict[str, tuple[str, int]] = field(default_factory=dict)  # person -> (place, char offset)
     holder: dict[str, str] = field(default_factory=dict)  # object -> person
     dropped_at: dict[str, tuple[str, int]] = field(default_factory=dict)  # object -> (place, offset)
-    length: int = 0  # characters of context so far, sentences joined by single spaces
-
     last_handler: dict[str, str] = field(default_factory=dict)  # object -> who last took/dropped it
+    length: int = 0  # characters of context so far, sentences joined by single spaces
 
     def say(self, actor: str, sentence: str, answer_word: str | None = None) -> int:
         """Append `actor`'s sentence; return the context offset of `answer_word` in it (or -1)."""
