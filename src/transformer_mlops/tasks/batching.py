@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 from torch.utils.data import Sampler
 
+IGNORE = -100  # label of a position with no loss (torch's and Hugging Face's ignore_index)
+
 
 class LengthBucketBatchSampler(Sampler[list[int]]):
     """Batches of indices whose lengths are close; deterministic for (seed, epoch)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-IGNORE = -100  # label of subwords, special tokens and padding: no loss, no prediction
+from transformer_mlops.tasks.batching import IGNORE  # subwords, special tokens, padding
 
 
 @dataclass

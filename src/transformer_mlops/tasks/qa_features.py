@@ -14,8 +14,9 @@ from typing import Any
 
 import torch
 
+from transformer_mlops.tasks.batching import IGNORE  # evidence label outside the context
+
 CLS_INDEX = 0  # windows without the answer point start and end here (SQuAD v1.1 convention)
-IGNORE = -100  # evidence label of tokens outside the context, or of examples without evidence
 
 
 @dataclass
