@@ -212,6 +212,9 @@ class FinetuneTrainConfig(Section):
     length_curriculum_epochs: int = Field(default=0, ge=0)  # first epochs: shortest batches first
     dropout: float | None = Field(default=None, ge=0, lt=1)  # None: the pretrained config's
     freeze_word_embeddings: bool = False  # keep the pretrained input vocabulary vectors as they are
+    # >0: the embeddings and the bottom `freeze_layers` encoder layers keep their pretrained
+    # weights (no gradient, no optimizer state): a cheaper step, the general low layers intact
+    freeze_layers: int = Field(default=0, ge=0)
     optimizer: OptimizerConfig = OptimizerConfig(
         lr=5e-5, betas=(0.9, 0.999), warmup_steps=50, schedule="linear"
     )

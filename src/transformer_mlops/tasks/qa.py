@@ -129,6 +129,13 @@ class QaModule(L.LightningModule):
                     f"qa.train.evidence.layer = {evidence.layer}: {cfg.model} has {layers} layers, "
                     f"so the layer must be in [{-(layers + 1)}, {layers}] (0 = embeddings)"
                 )
+            frozen = cfg.train.freeze_layers
+            if frozen and evidence.layer % (layers + 1) <= frozen:  # hidden_states[i]: layer i's output
+                raise ValueError(
+                    f"qa.train.evidence.layer = {evidence.layer} reads a frozen layer "
+                    f"(qa.train.freeze_layers = {frozen}): only its head would learn; read a layer "
+                    f"above {frozen}"
+                )
             self.evidence_head = torch.nn.Linear(model.config.hidden_size, 1)
 
     def training_step(self, batch, batch_idx):
