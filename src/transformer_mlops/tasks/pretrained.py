@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from transformer_mlops.errors import ConfigError
 
 if TYPE_CHECKING:
+    import torch
+
     from transformer_mlops.config import FinetuneTrainConfig
 
 
@@ -135,7 +137,7 @@ def load_for_finetuning(auto_class: Any, name: str, train: FinetuneTrainConfig, 
     return tokenizer, model
 
 
-def encoder_layers(model) -> Any:
+def encoder_layers(model) -> torch.nn.ModuleList:
     """The model's stack of transformer blocks: the `ModuleList` of its base model with
     `config.num_hidden_layers` entries (BERT's `encoder.layer`, DistilBERT's `transformer.layer`)."""
     import torch
@@ -150,8 +152,8 @@ def encoder_layers(model) -> Any:
 
 def freeze_bottom_layers(model, count: int, key: str = "train.freeze_layers") -> None:
     """Stop training the embeddings and the bottom `count` encoder layers. The backward pass then
-    ends above them, and they need no gradients or AdamW state: the QA step on MiniLM took 23%
-    less time with one layer frozen (profile of 50 steps at batch 8)."""
+    ends above them, and they need no gradients or AdamW state: the same MiniLM QA batches took
+    173.5 against 192.0 ms a step with one layer frozen (bf16, batch 8, interleaved runs)."""
     layers = encoder_layers(model)
     if count > len(layers):
         raise ConfigError(f"{key} = {count}: the model has only {len(layers)} encoder layers")

@@ -129,8 +129,8 @@ class QaModule(L.LightningModule):
                     f"qa.train.evidence.layer = {evidence.layer}: {cfg.model} has {layers} layers, "
                     f"so the layer must be in [{-(layers + 1)}, {layers}] (0 = embeddings)"
                 )
-            frozen = cfg.train.freeze_layers
-            if frozen and evidence.layer % (layers + 1) <= frozen:  # hidden_states[i]: layer i's output
+            frozen = cfg.train.freeze_layers  # hidden_states[i] is layer i's output
+            if frozen and evidence.layer % (layers + 1) <= frozen:
                 raise ValueError(
                     f"qa.train.evidence.layer = {evidence.layer} reads a frozen layer "
                     f"(qa.train.freeze_layers = {frozen}): only its head would learn; read a layer "
