@@ -69,6 +69,8 @@ DEFECTS = [
      ["[validation] evidence", "evidence spans are not empty", "qa-validation-000002"]),
     ("qa", "evidence span that is not a pair", lambda s: _set(s["test"][1], "evidence", [[3]]),
      ["[test] evidence", "qa-test-000001"]),
+    ("qa", "evidence span of three numbers", lambda s: _set(s["test"][4], "evidence", [[3, 9, 12]]),
+     ["[test] evidence", "evidence spans are [start, end] pairs", "qa-test-000004"]),
 ]  # fmt: skip
 
 

@@ -111,7 +111,8 @@ def _answer_rows(records: list[dict]) -> Iterator[dict]:
 def _evidence_rows(records: list[dict]) -> Iterator[dict]:
     for record in records:
         for span in record.get("evidence") or []:
-            start, end = (list(span) + [-1, -1])[:2] if isinstance(span, list | tuple) else (-1, -1)
+            pair = isinstance(span, list | tuple) and len(span) == 2  # else it fails start >= 0
+            start, end = span if pair else (-1, -1)
             yield {"id": record["id"], "evidence_start": start, "evidence_end": end,
                    "context_len": len(record["context"])}  # fmt: skip
 
