@@ -16,13 +16,14 @@ export DO_NOT_TRACK ?= 1
 # Stage commands run `python`: make it the project's.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup repro test lint bench dag clean help
+.PHONY: setup repro test test-all lint bench dag clean help
 
 help:
-	@echo "make repro   set up .venv, then run the whole DVC pipeline (dvc repro)"
-	@echo "make test    set up .venv, then run the test suite"
-	@echo "make lint    ruff + actionlint"
-	@echo "make bench   benchmarks (about 35 min): reports/bench/summary.json + summary.md"
+	@echo "make repro     set up .venv, then run the whole DVC pipeline (dvc repro)"
+	@echo "make test      set up .venv, then run the fast tests (everyday work, a few minutes)"
+	@echo "make test-all  every test, slow ones included (what CI runs)"
+	@echo "make lint      ruff + actionlint"
+	@echo "make bench     benchmarks (about 35 min): reports/bench/summary.json + summary.md"
 
 setup: $(STAMP)
 
@@ -37,8 +38,12 @@ $(STAMP): pyproject.toml requirements.lock
 repro: setup
 	$(BIN)/dvc repro
 
+# pyproject's addopts skip tests marked `slow`; `-m ""` lifts that filter.
 test: setup
 	$(BIN)/python -m pytest
+
+test-all: setup
+	$(BIN)/python -m pytest -m ""
 
 # Not part of the test suite: speed figures need a quiet machine (see benchmarks/run_all.py).
 bench: setup

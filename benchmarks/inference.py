@@ -31,8 +31,8 @@ from transformers import (
 from benchmarks.common import DATASETS, REPEATS, ROOT, SCALE, machine, median, write_result
 from transformer_mlops.config import SyntheticConfig
 from transformer_mlops.data.formats import read_conll, read_squad
+from transformer_mlops.data.schema import label_set
 from transformer_mlops.data.synthetic import generate
-from transformer_mlops.data.validation import label_set
 from transformer_mlops.inference.ner import load_ner_model, predict_spans
 from transformer_mlops.inference.onnx import export_onnx, load_onnx_model
 from transformer_mlops.inference.qa import answer, load_qa_model

@@ -22,12 +22,14 @@ from torch.utils.flop_counter import FlopCounterMode
 from benchmarks.common import REPEATS, ROOT, SCALE, machine, median, write_result
 from transformer_mlops.config import SyntheticConfig, load_params
 from transformer_mlops.data.synthetic import generate
+from transformer_mlops.features.batching import LengthBucketBatchSampler
+from transformer_mlops.features.seq2seq import collate, encode_pairs
 from transformer_mlops.models.fast_dropout import use_fast_dropout
 from transformer_mlops.models.tokenization import PAD_ID, train_tokenizer
 from transformer_mlops.models.transformer import build_model
-from transformer_mlops.tasks.batching import LengthBucketBatchSampler
-from transformer_mlops.tasks.seq2seq import Seq2SeqModule, collate, encode_pairs
-from transformer_mlops.tasks.trainer import adamw_with_schedule, cpu_has_fast_bf16
+from transformer_mlops.tasks.hardware import cpu_has_fast_bf16
+from transformer_mlops.tasks.optim import adamw_with_schedule
+from transformer_mlops.tasks.seq2seq import Seq2SeqModule
 
 
 def matmul_peak(dtype: torch.dtype, seconds: float = 1.0) -> float:

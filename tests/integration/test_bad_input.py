@@ -90,8 +90,8 @@ def truncate(path: str):
 def corrupt_resume_checkpoint(project: Path) -> None:
     """A last.ckpt that cannot be read, recorded for the current params and data."""
     from transformer_mlops.config import load_params
-    from transformer_mlops.tasks.resume import ResumePoint, fingerprint
     from transformer_mlops.tracking.runs import redact, tracking_uri
+    from transformer_mlops.tracking.stage import ResumePoint, fingerprint
 
     params = load_params(project / "params.yaml").ner.model_dump()
     print_ = fingerprint(params, project / "data/prepared/ner")

@@ -50,16 +50,15 @@ def test_a_ddp_run_killed_mid_epoch_resumes_to_the_uninterrupted_weights(tmp_pat
 def test_the_training_stage_under_ddp_makes_one_mlflow_run_from_rank_zero(tmp_path):
     from mlflow import MlflowClient
 
-    from tests.integration.conftest import copy_project, edit_params, shrink
+    from tests.conftest import ci_profile
+    from tests.integration.conftest import copy_project, edit_params
 
     project = copy_project(tmp_path / "project")
 
     def ddp_scratch(raw):
-        shrink(raw)
-        raw["seq2seq"]["model"].update(d_model=32, d_ff=64, n_heads=2, n_encoder_layers=1,
-                                       n_decoder_layers=1)  # fmt: skip
-        raw["seq2seq"]["train"].update(batch_size=50, val_decode_limit=20)
-        raw["seq2seq"]["train"]["trainer"].update(max_epochs=1, devices=2, strategy="ddp")
+        ci_profile(raw)
+        raw["seq2seq"]["train"].update(val_decode_limit=20)
+        raw["seq2seq"]["train"]["trainer"].update(devices=2, strategy="ddp")
 
     edit_params(project, ddp_scratch)
     run(["dvc", "repro", "train_scratch"], project, timeout=600)

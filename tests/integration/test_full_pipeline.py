@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from tests.integration.conftest import edit_params, run
+from transformer_mlops.config import NerInference, QaInference, ScratchInference, load_params
 
 pytestmark = pytest.mark.integration
 
@@ -114,6 +115,22 @@ def test_three_registered_models_each_with_a_champion(project):
     with sqlite3.connect(project / "mlflow.db") as db:
         names = {row[0] for row in db.execute("select name from registered_models")}
     assert names == {"scratch", "ner", "qa"}
+
+
+def test_registered_models_carry_the_inference_settings_of_params(project):
+    """One settings object per task: what params say is what evaluation used and what the
+    registered model is served with (its MLmodel `model_config`)."""
+    params = load_params(project / "params.yaml")
+    expected = {
+        "scratch": ScratchInference.of(params.seq2seq.eval).model_dump(),
+        "ner": NerInference.of(params.ner).model_dump(),
+        "qa": QaInference.of(params.qa).model_dump(),
+    }
+    for task, settings in expected.items():
+        champion = mlflow_client(project).get_model_version_by_alias(task, "champion")
+        found = [yaml.safe_load(p.read_text()) for p in (project / "mlartifacts").rglob("MLmodel")]
+        configs = [m.get("model_config") for m in found if m.get("run_id") == champion.run_id]
+        assert settings in configs, f"{task}: {configs} != {settings}"
 
 
 def test_predict_from_the_registry(project):

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import copy_project, edit_params, project_env, run, shrink
+from tests.conftest import ci_profile
+from tests.integration.conftest import copy_project, edit_params, project_env, run
 
 pytestmark = pytest.mark.integration
 
@@ -104,20 +105,16 @@ def test_a_stage_trains_against_the_server_registers_and_loads_back(server, tmp_
     uri, backend = server
     project = copy_project(tmp_path / "project")
 
-    def tiny_ner(raw):
-        shrink(raw)
-        raw["ner"]["train"].update(batch_size=50)
-        raw["ner"]["train"]["trainer"].update(max_epochs=1)
-
-    edit_params(project, tiny_ner)
+    edit_params(project, ci_profile)
     env = {**project_env(), "MLFLOW_TRACKING_URI": uri}
     subprocess.run(["dvc", "repro", "evaluate_ner"], cwd=project, env=env, check=True,
                    capture_output=True, text=True)  # fmt: skip
     assert not (project / "mlflow.db").exists()  # nothing went to the embedded default
     record = json.loads((project / "reports/runs/ner.json").read_text())
     assert record["tracking_uri"] == uri
-    code = ("import json; from transformer_mlops.tracking.registry import register; "
-            "print(json.dumps(register('ner', {'max_length': 128})))")  # fmt: skip
+    code = ("import json; from transformer_mlops.config import NerInference; "
+            "from transformer_mlops.tracking.registry import register; "
+            "print(json.dumps(register('ner', NerInference())))")  # fmt: skip
     registered = subprocess.run([sys.executable, "-c", code], cwd=project, env=env, check=True,
                                 capture_output=True, text=True)  # fmt: skip
     decision = json.loads(registered.stdout.strip().splitlines()[-1])

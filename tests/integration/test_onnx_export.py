@@ -9,11 +9,12 @@ import pytest
 import torch
 
 from tests.integration.conftest import run
+from transformer_mlops.config import QaInference
 from transformer_mlops.errors import UserError
+from transformer_mlops.inference.loading import load_task_model
 from transformer_mlops.inference.ner import load_ner_model, predict_spans
 from transformer_mlops.inference.onnx import export_onnx, load_onnx_model
 from transformer_mlops.inference.qa import answer, load_qa_model
-from transformer_mlops.inference.saved import load_task_model
 from transformer_mlops.io import read_jsonl
 
 pytest.importorskip("onnxruntime")
@@ -67,9 +68,9 @@ def test_qa_export_gives_the_same_answers_even_across_windows(tiny_full_project,
     # a long context: several windows of 64 tokens, stride 16
     questions.append(records[0]["question"])
     contexts.append(" ".join(r["context"] for r in records[:6]))
-    kwargs = dict(max_length=64, doc_stride=16)
-    want = answer(model, tokenizer, questions, contexts, **kwargs)
-    got = answer(onnx_model, onnx_tokenizer, questions, contexts, **kwargs)
+    settings = QaInference(max_length=64, doc_stride=16)
+    want = answer(model, tokenizer, questions, contexts, settings)
+    got = answer(onnx_model, onnx_tokenizer, questions, contexts, settings)
     assert [(a["answer"], a["start"], a["end"]) for a in got] == [
         (a["answer"], a["start"], a["end"]) for a in want
     ]

@@ -21,6 +21,11 @@ OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
+def label_set(entity_types: list[str]) -> list[str]:
+    """NER's IOB2 labels for entity types: O, B-X, I-X (the order gives the label ids)."""
+    return ["O"] + [f"{prefix}-{kind}" for kind in entity_types for prefix in ("B", "I")]
+
+
 def content_key(task: str, record: dict[str, Any]) -> str:
     """Text that identifies an example's content (ids aside): equal keys mean a duplicate."""
     if task == "seq2seq":

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from transformer_mlops.config import SPLITS, DataConfig
-from transformer_mlops.data.schema import content_key
+from transformer_mlops.data.schema import content_key, label_set
 from transformer_mlops.errors import ValidationFailed
 from transformer_mlops.io import atomic_dir, read_jsonl, write_json
 
@@ -36,11 +36,6 @@ class Check:
     frame: str
     description: str
     expectation: Any  # a great_expectations.expectations.Expectation
-
-
-def label_set(entity_types: list[str]) -> list[str]:
-    """IOB2 labels for entity types: O, B-X, I-X."""
-    return ["O"] + [f"{prefix}-{kind}" for kind in entity_types for prefix in ("B", "I")]
 
 
 def iob2_transitions(labels: list[str]) -> list[str]:

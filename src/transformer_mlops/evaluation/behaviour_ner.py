@@ -11,6 +11,7 @@ from __future__ import annotations
 from itertools import product
 from typing import Any
 
+from transformer_mlops.config import NerInference
 from transformer_mlops.inference.ner import predict_spans
 
 # Names and places unlike the training gazetteers on purpose.
@@ -42,11 +43,12 @@ def _check(name: str, cases: list[tuple[str, Any, Any]]) -> dict[str, Any]:
             "failures": failures[:MAX_FAILURES]}  # fmt: skip
 
 
-def run_checks(model, tokenizer, max_length: int = 128) -> dict[str, Any]:
-    """All checks; returns {"checks": [...], "overall_pass_rate": ...}."""
+def run_checks(model, tokenizer, settings: NerInference = NerInference()) -> dict[str, Any]:
+    """All checks, predicted with the task's inference `settings`; returns {"checks": [...],
+    "overall_pass_rate": ...}."""
 
     def predict(texts: list[str]) -> list[list[dict]]:
-        return predict_spans(model, tokenizer, texts, max_length)
+        return predict_spans(model, tokenizer, texts, settings)
 
     # minimum functionality
     mft = [

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from transformer_mlops.evaluation.squad_metric import normalize_answer
+from transformer_mlops.config import QaInference
+from transformer_mlops.features.squad_metric import normalize_answer
 from transformer_mlops.inference.qa import answer
 
 # (question, paraphrase) templates over a subject.
@@ -75,12 +76,12 @@ def _starts(sentences: list[str]) -> list[int]:
     return offsets
 
 
-def run_checks(model, tokenizer, max_length: int = 384, doc_stride: int = 128) -> dict[str, Any]:
-    """All checks; returns {"checks": [...], "overall_pass_rate": ...}."""
+def run_checks(model, tokenizer, settings: QaInference = QaInference()) -> dict[str, Any]:
+    """All checks, asked with the task's inference `settings`; returns {"checks": [...],
+    "overall_pass_rate": ...}."""
 
     def ask(pairs: list[tuple[str, str]]) -> list[dict]:
-        return answer(model, tokenizer, [q for q, _ in pairs], [c for _, c in pairs], max_length,
-                      doc_stride)  # fmt: skip
+        return answer(model, tokenizer, [q for q, _ in pairs], [c for _, c in pairs], settings)
 
     plain = [(TEMPLATES[t][0].format(s=s), " ".join(sents)) for sents, t, s, _ in CASES]
     base = ask(plain)

@@ -11,6 +11,7 @@ from seqeval.metrics import classification_report
 from seqeval.metrics.sequence_labeling import get_entities
 from seqeval.scheme import IOB2
 
+from transformer_mlops.config import NerInference
 from transformer_mlops.inference.ner import tag_words
 from transformer_mlops.io import read_jsonl, save_figure, write_json
 
@@ -105,11 +106,11 @@ def plot_confusion(types: list[str], matrix: list[list[int]], path: str | Path) 
     plt.close(fig)
 
 
-def evaluate(model, tokenizer, prepared_dir: str | Path, max_length: int, worst: int, metrics_path: str | Path,
-             errors_path: str | Path, plot_path: str | Path) -> dict[str, Any]:  # fmt: skip
+def evaluate(model, tokenizer, prepared_dir: str | Path, settings: NerInference, worst: int,
+             metrics_path: str | Path, errors_path: str | Path, plot_path: str | Path) -> dict[str, Any]:  # fmt: skip
     """The NER evaluation: metrics JSON, worst errors JSON, confusion plot PNG."""
     records = read_jsonl(Path(prepared_dir) / "test.jsonl")
-    tagged = tag_words(model, tokenizer, [r["tokens"] for r in records], max_length)
+    tagged = tag_words(model, tokenizer, [r["tokens"] for r in records], settings)
     pred = [labels for labels, _ in tagged]
     metrics = entity_metrics([r["tags"] for r in records], pred)
     write_json(metrics_path, metrics)

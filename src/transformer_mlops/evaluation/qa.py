@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from transformer_mlops.config import QaConfig
-from transformer_mlops.evaluation.squad_metric import best_over_golds, exact_match, token_f1
+from transformer_mlops.config import QaConfig, QaInference
+from transformer_mlops.features.squad_metric import best_over_golds, exact_match, token_f1
 from transformer_mlops.inference.qa import answer
 from transformer_mlops.io import read_jsonl, save_figure, write_json
 
@@ -126,8 +126,8 @@ def evaluate(model, tokenizer, prepared_dir: str | Path, cfg: QaConfig, metrics_
     """The `evaluate_qa` stage's work: metrics, worst errors, F1-by-length table and plot."""
     records = read_jsonl(Path(prepared_dir) / "test.jsonl")
     predictions = answer(model, tokenizer, [r["question"] for r in records],
-                         [r["context"] for r in records], cfg.max_length, cfg.doc_stride,
-                         cfg.n_best, cfg.max_answer_length, cfg.eval.batch_size)  # fmt: skip
+                         [r["context"] for r in records], QaInference.of(cfg),
+                         cfg.eval.batch_size)  # fmt: skip
     rows = scored(records, predictions)
     metrics = qa_metrics(records, rows)
     table = f1_by_context_length(records, rows)

@@ -11,11 +11,12 @@ import sacrebleu
 import torch
 import torch.nn.functional as F
 
-from transformer_mlops.config import Seq2SeqEvalConfig
+from transformer_mlops.config import ScratchInference, Seq2SeqEvalConfig
+from transformer_mlops.features.seq2seq import collate, encode_pairs
+from transformer_mlops.inference.scratch import decode
 from transformer_mlops.io import read_jsonl, save_figure, write_json
 from transformer_mlops.models.tokenization import BOS_ID, EOS_ID, PAD_ID, decode_ids
-from transformer_mlops.models.transformer import Transformer, beam_search, greedy_decode
-from transformer_mlops.tasks.seq2seq import collate, encode_pairs
+from transformer_mlops.models.transformer import Transformer
 
 
 def _r(value: float) -> float:
@@ -25,7 +26,9 @@ def _r(value: float) -> float:
 @torch.inference_mode()
 def decode_and_score(model: Transformer, tokenizer, records: list[dict], cfg: Seq2SeqEvalConfig,
                      max_src: int = 128, max_tgt: int = 128) -> list[dict]:  # fmt: skip
-    """Per example: prediction, gold loss (no smoothing), correct and total target tokens."""
+    """Per example: prediction (decoded with the settings `cfg` holds), gold loss (no
+    smoothing), correct and total target tokens."""
+    settings = ScratchInference.of(cfg)
     pairs, _ = encode_pairs(tokenizer, records, max_src, max_tgt)
     order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]))  # similar lengths together
     results: list[dict] = [{} for _ in pairs]
@@ -39,11 +42,7 @@ def decode_and_score(model: Transformer, tokenizer, records: list[dict], cfg: Se
         )
         real = labels != PAD_ID
         correct = ((logits.argmax(-1) == labels) & real).sum(1)
-        if cfg.beam_size > 1:
-            hyp = beam_search(model, batch["src"], BOS_ID, EOS_ID, cfg.max_decode_tokens,
-                              cfg.beam_size, cfg.length_penalty)  # fmt: skip
-        else:
-            hyp = greedy_decode(model, batch["src"], BOS_ID, EOS_ID, cfg.max_decode_tokens)
+        hyp = decode(model, batch["src"], settings)
         for row, i in enumerate(idx):
             results[i] = {
                 "prediction": decode_ids(tokenizer, hyp[row].tolist()),
@@ -96,8 +95,10 @@ def worst_errors(records: list[dict], scored: list[dict], limit: int) -> list[di
 
 
 @torch.inference_mode()
-def plot_cross_attention(model: Transformer, tokenizer, source: str, path: str | Path) -> None:
-    """Heatmap of the last decoder layer's cross-attention (mean over heads) for one input."""
+def plot_cross_attention(model: Transformer, tokenizer, source: str, path: str | Path,
+                         settings: ScratchInference = ScratchInference()) -> None:  # fmt: skip
+    """Heatmap of the last decoder layer's cross-attention (mean over heads) for one input,
+    over the output that `settings` decode."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -105,7 +106,7 @@ def plot_cross_attention(model: Transformer, tokenizer, source: str, path: str |
 
     src_ids = [*tokenizer.encode(source).ids, EOS_ID]
     src = torch.tensor([src_ids])
-    hyp = greedy_decode(model, src, BOS_ID, EOS_ID, 64)[0].tolist()
+    hyp = decode(model, src, settings)[0].tolist()
     hyp = hyp[: hyp.index(EOS_ID) + 1] if EOS_ID in hyp else hyp
     memory, src_mask = model.encode(src)
     model.decode(torch.tensor([[BOS_ID, *hyp[:-1]]]), memory, src_mask, need_weights=True)
@@ -133,7 +134,6 @@ def evaluate(model: Transformer, tokenizer, prepared_dir: str | Path, cfg: Seq2S
     write_json(metrics_path, metrics)
     write_json(errors_path, worst_errors(records, scored, cfg.worst_errors))
     for i, record in enumerate(records[: cfg.attention_plots]):
-        plot_cross_attention(
-            model, tokenizer, record["source"], Path(plots_dir) / f"attention_{i}.png"
-        )
+        plot_cross_attention(model, tokenizer, record["source"],
+                             Path(plots_dir) / f"attention_{i}.png", ScratchInference.of(cfg))  # fmt: skip
     return metrics

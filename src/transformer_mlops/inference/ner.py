@@ -11,21 +11,10 @@ from typing import Any
 import torch
 from transformers import AutoModelForTokenClassification, AutoTokenizer
 
+from transformer_mlops.config import NerInference
+from transformer_mlops.features.batching import IGNORE
+from transformer_mlops.features.ner import collate, encode, spans, words_with_offsets
 from transformer_mlops.inference.saved import reading_saved_model
-from transformer_mlops.tasks.batching import pad
-from transformer_mlops.tasks.ner_features import IGNORE, Feature, encode, spans, words_with_offsets
-
-
-def collate(features: list[Feature], pad_id: int) -> dict[str, torch.Tensor]:
-    """Dynamic padding of a batch of features; keeps where each came from for decoding."""
-    input_ids = pad([f.input_ids for f in features], pad_id)
-    return {
-        "input_ids": input_ids,
-        "attention_mask": pad([[1] * len(f.input_ids) for f in features], 0),
-        "labels": pad([f.labels for f in features], IGNORE),
-        "example": torch.tensor([f.example for f in features]),
-        "first_word": torch.tensor([f.first_word for f in features]),
-    }
 
 
 def load_ner_model(model_dir: str | Path):
@@ -38,12 +27,12 @@ def load_ner_model(model_dir: str | Path):
 
 
 @torch.inference_mode()
-def tag_words(model, tokenizer, sentences: list[list[str]], max_length: int = 128,
+def tag_words(model, tokenizer, sentences: list[list[str]], settings: NerInference = NerInference(),
               batch_size: int = 64) -> list[tuple[list[str], list[float]]]:  # fmt: skip
     """Per sentence of words: (IOB2 label per word, probability of that label)."""
     id2label = model.config.id2label
     features, _ = encode(tokenizer, sentences, None, {label: i for i, label in id2label.items()},
-                         max_length)  # fmt: skip
+                         settings.max_length)  # fmt: skip
     # Words the tokenizer turns into nothing (e.g. a lone zero-width character) have no
     # subword to predict from: they stay "O", so every sentence keeps one label per word.
     labels = [["O"] * len(words) for words in sentences]
@@ -67,11 +56,11 @@ def tag_words(model, tokenizer, sentences: list[list[str]], max_length: int = 12
 
 
 def predict_spans(
-    model, tokenizer, texts: list[str], max_length: int = 128
+    model, tokenizer, texts: list[str], settings: NerInference = NerInference()
 ) -> list[list[dict[str, Any]]]:
     """Entity spans (text, type, start, end, score) of raw texts, offsets into the original text."""
     split = [words_with_offsets(tokenizer, text) for text in texts]
-    tagged = tag_words(model, tokenizer, [[w for w, _ in words] for words in split], max_length)
+    tagged = tag_words(model, tokenizer, [[w for w, _ in words] for words in split], settings)
     return [
         spans(text, [offset for _, offset in words], labels, scores)
         for text, words, (labels, scores) in zip(texts, split, tagged, strict=True)

@@ -17,14 +17,19 @@ from typing import Any
 import torch
 
 from transformer_mlops.errors import UserError
+from transformer_mlops.inference.ner import load_ner_model
+from transformer_mlops.inference.qa import load_qa_model
+from transformer_mlops.inference.saved import reading_saved_model
 from transformer_mlops.io import atomic_dir
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 OUTPUTS = {"ner": ("logits",), "qa": ("start_logits", "end_logits")}
+PYTORCH_LOADERS = {"ner": load_ner_model, "qa": load_qa_model}
 MANIFEST = "onnx.json"
 
 
 def is_onnx_export(folder: str | Path) -> bool:
+    """Whether `folder` was written by `export_onnx`."""
     return (Path(folder) / MANIFEST).is_file()
 
 
@@ -55,9 +60,7 @@ def export_onnx(task: str, model_dir: str | Path, out_dir: str | Path) -> Path:
     if task not in OUTPUTS:
         raise UserError(f"export: unknown task {task!r}; expected one of {sorted(OUTPUTS)}")
     _require("onnxscript")  # torch.onnx's exporter
-    from transformer_mlops.inference.saved import load_task_model
-
-    model, tokenizer = load_task_model(model_dir, task, onnx=False)
+    model, tokenizer = PYTORCH_LOADERS[task](model_dir)
     names = tuple(name for name in INPUTS if name in tokenizer.model_input_names)
     sample = tokenizer(["a short example", "and a second, somewhat longer example"],
                        padding=True, return_tensors="pt")  # fmt: skip
@@ -120,8 +123,6 @@ class OnnxModel:
 def load_onnx_model(folder: str | Path, task: str | None = None) -> tuple[OnnxModel, Any]:
     """(model, tokenizer) of an `export_onnx` folder; `task` checks what it was exported for."""
     from transformers import AutoTokenizer
-
-    from transformer_mlops.inference.saved import reading_saved_model
 
     with reading_saved_model(folder):
         manifest = json.loads((Path(folder) / MANIFEST).read_text())

@@ -26,20 +26,3 @@ def reading_saved_model(model_dir: str | Path) -> Iterator[Path]:
             f"{model_dir}: cannot read the saved model (model.safetensors, config.json, tokenizer): "
             f"{type(error).__name__}: {error}. Re-create it with `dvc repro` or fetch it with `dvc pull`."
         ) from None
-
-
-def load_task_model(model_dir: str | Path, task: str, onnx: bool = True):
-    """(model, tokenizer) of a saved `ner` or `qa` folder: the PyTorch model its fine-tuning
-    stage saved or, with `onnx`, a `tmlops export` folder (both answer the same calls)."""
-    if onnx:
-        from transformer_mlops.inference.onnx import is_onnx_export, load_onnx_model
-
-        if is_onnx_export(model_dir):
-            return load_onnx_model(model_dir, task)
-    if task == "ner":
-        from transformer_mlops.inference.ner import load_ner_model as load
-    elif task == "qa":
-        from transformer_mlops.inference.qa import load_qa_model as load
-    else:
-        raise UserError(f"{model_dir}: unknown task {task!r}; expected 'ner' or 'qa'")
-    return load(model_dir)

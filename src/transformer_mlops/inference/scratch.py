@@ -1,4 +1,4 @@
-"""The from-scratch Transformer's saved format and inference: save, load, greedy translate.
+"""The from-scratch Transformer's saved format and inference: save, load, decode (greedy or beam).
 
 Serving, `tmlops predict` and the registry import this module, so it must not import Lightning.
 """
@@ -13,12 +13,17 @@ import torch
 from safetensors.torch import load_model, save_file
 from tokenizers import Tokenizer
 
-from transformer_mlops.config import TransformerConfig
+from transformer_mlops.config import ScratchInference, TransformerConfig
+from transformer_mlops.features.batching import pad
 from transformer_mlops.inference.saved import reading_saved_model
 from transformer_mlops.io import atomic_dir
 from transformer_mlops.models.tokenization import BOS_ID, EOS_ID, PAD_ID, decode_ids, load_tokenizer
-from transformer_mlops.models.transformer import Transformer, build_model, greedy_decode
-from transformer_mlops.tasks.batching import pad
+from transformer_mlops.models.transformer import (
+    Transformer,
+    beam_search,
+    build_model,
+    greedy_decode,
+)
 
 
 def unique_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -57,11 +62,18 @@ def load_scratch_model(model_dir: str | Path) -> tuple[Transformer, Tokenizer]:
         return model.eval(), load_tokenizer(model_dir / "tokenizer.json")
 
 
-def translate(
-    model: Transformer, tokenizer: Tokenizer, texts: list[str], max_len: int = 64
-) -> list[str]:
-    """Greedy-decode a few texts (the `tmlops predict scratch` path)."""
+@torch.inference_mode()
+def decode(model: Transformer, src: torch.Tensor, settings: ScratchInference) -> torch.Tensor:
+    """Output ids (B, T) of a padded source batch (B, S): beam search when `settings.beam_size`
+    > 1, else greedy."""
+    if settings.beam_size > 1:
+        return beam_search(model, src, BOS_ID, EOS_ID, settings.max_decode_tokens,
+                           settings.beam_size, settings.length_penalty)  # fmt: skip
+    return greedy_decode(model, src, BOS_ID, EOS_ID, settings.max_decode_tokens)
+
+
+def translate(model: Transformer, tokenizer: Tokenizer, texts: list[str],
+              settings: ScratchInference = ScratchInference()) -> list[str]:  # fmt: skip
+    """Output texts of raw input texts (the `tmlops predict scratch` and serving path)."""
     src = pad([[*e.ids, EOS_ID] for e in tokenizer.encode_batch(texts)], PAD_ID)
-    with torch.inference_mode():
-        hyp = greedy_decode(model, src, BOS_ID, EOS_ID, max_len)
-    return [decode_ids(tokenizer, row.tolist()) for row in hyp]
+    return [decode_ids(tokenizer, row.tolist()) for row in decode(model, src, settings)]

@@ -1,6 +1,6 @@
 """NER fine-tuning with Lightning: a pretrained encoder + token-classification head.
 
-Labels sit on each word's first subword (see `ner_features`); validation decodes word-level
+Labels sit on each word's first subword (see `features/ner.py`); validation decodes word-level
 IOB2 tags and scores entity F1 with seqeval (strict IOB2), which drives early stopping and the
 best checkpoint. The result is saved with `save_pretrained`, so `transformers.pipeline` loads it.
 """
@@ -19,18 +19,14 @@ from seqeval.scheme import IOB2
 from transformers import AutoModelForTokenClassification
 
 from transformer_mlops.config import FinetuneTrainConfig, NerConfig
-from transformer_mlops.data.validation import label_set
-from transformer_mlops.inference.ner import collate
+from transformer_mlops.data.schema import label_set
+from transformer_mlops.features.batching import IGNORE, bucketed_loader
+from transformer_mlops.features.ner import Feature, collate, encode
 from transformer_mlops.io import read_jsonl
-from transformer_mlops.tasks.batching import bucketed_loader
-from transformer_mlops.tasks.ner_features import IGNORE, Feature, encode
-from transformer_mlops.tasks.pretrained import load_for_finetuning
+from transformer_mlops.tasks.hardware import configure_threads
+from transformer_mlops.tasks.optim import adamw_with_schedule
+from transformer_mlops.tasks.pretrained import finetune_and_save, load_for_finetuning
 from transformer_mlops.tasks.resume import ResumableBatches
-from transformer_mlops.tasks.trainer import (
-    adamw_with_schedule,
-    configure_threads,
-    finetune_and_save,
-)
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""Which pretrained model a fine-tuning stage starts from (shared by the NER and QA stages).
+"""Fine-tuning a pretrained encoder (shared by the NER and QA stages): which model it starts
+from, how it is loaded and frozen, and the fit that saves it with `save_pretrained`.
 
 `<task>.model` in params may name:
 1. an installed Python package that ships a Hugging Face model in its `model/` folder (the
@@ -13,14 +14,17 @@ from __future__ import annotations
 import importlib.util
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import lightning as L
+import torch
+
+from transformer_mlops.config import FinetuneTrainConfig
 from transformer_mlops.errors import ConfigError
-
-if TYPE_CHECKING:
-    import torch
-
-    from transformer_mlops.config import FinetuneTrainConfig
+from transformer_mlops.io import atomic_dir
+from transformer_mlops.models.fast_dropout import use_fast_dropout
+from transformer_mlops.tasks.hardware import on_gpu, resolve_precision
+from transformer_mlops.tasks.trainer import fit_best
 
 
 def _package_model_dir(name: str) -> Path | None:
@@ -69,8 +73,6 @@ def resolve_pretrained(name: str, key: str = "model") -> str:
 def save_pretrained_atomically(model, tokenizer, out_dir: str | Path) -> None:
     """`save_pretrained` (safetensors) of a model and its tokenizer; `out_dir` is replaced only
     once the new folder is complete."""
-    from transformer_mlops.io import atomic_dir
-
     with atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
@@ -103,9 +105,6 @@ def load_for_finetuning(auto_class: Any, name: str, train: FinetuneTrainConfig, 
     word embeddings frozen and fast dropout if the params ask for them. `key` is the task's
     params key (`ner`, `qa`), for error messages."""
     from transformers import AutoTokenizer
-
-    from transformer_mlops.models.fast_dropout import use_fast_dropout
-    from transformer_mlops.tasks.trainer import on_gpu, resolve_precision
 
     source = resolve_pretrained(name, key=f"{key}.model")
     tokenizer = AutoTokenizer.from_pretrained(source)
@@ -140,8 +139,6 @@ def load_for_finetuning(auto_class: Any, name: str, train: FinetuneTrainConfig, 
 def encoder_layers(model) -> torch.nn.ModuleList:
     """The model's stack of transformer blocks: the `ModuleList` of its base model with
     `config.num_hidden_layers` entries (BERT's `encoder.layer`, DistilBERT's `transformer.layer`)."""
-    import torch
-
     count = model.config.num_hidden_layers
     for module in model.base_model.modules():
         if isinstance(module, torch.nn.ModuleList) and len(module) == count:
@@ -160,3 +157,21 @@ def freeze_bottom_layers(model, count: int, key: str = "train.freeze_layers") ->
     embeddings = getattr(model.base_model, "embeddings", None) or model.get_input_embeddings()
     for module in (embeddings, *layers[:count]):
         module.requires_grad_(False)
+
+
+def finetune_and_save(module: L.LightningModule, data: L.LightningDataModule, tokenizer,
+                      train: FinetuneTrainConfig, checkpoint_dir: str | Path, model_dir: str | Path,
+                      callbacks: list | None = None, logger=False,
+                      ckpt_path: str | Path | None = None, **overrides) -> dict[str, Any]:  # fmt: skip
+    """The fine-tuning shared by NER and QA: `fit_best` on validation F1 (`ckpt_path` resumes),
+    save the best `module.model` with `tokenizer` to `model_dir` (rank 0, `save_pretrained`),
+    and return what both stages report: best score, steps, throughput of real (attention-mask)
+    tokens, precision."""
+    trainer, summary = fit_best(module, data, train.trainer, monitor="val/f1",
+                                patience=train.early_stopping_patience,
+                                real_tokens=lambda batch: batch["attention_mask"].sum(),
+                                checkpoint_dir=checkpoint_dir, callbacks=callbacks, logger=logger,
+                                ckpt_path=ckpt_path, **overrides)  # fmt: skip
+    if trainer.is_global_zero:
+        save_pretrained_atomically(module.model.cpu(), tokenizer, model_dir)
+    return {"best_val_f1": summary.pop("best"), **summary}

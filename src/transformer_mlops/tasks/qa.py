@@ -1,6 +1,6 @@
 """Extractive-QA fine-tuning with Lightning: a pretrained encoder + start/end span head.
 
-Questions are windowed over their contexts (see `qa_features`); training learns start/end
+Questions are windowed over their contexts (see `features/qa.py`); training learns start/end
 token positions (CLS when a window does not hold the answer). Validation picks each question's
 best span over all its windows and scores SQuAD F1, which drives early stopping and the best
 checkpoint. The result is saved with `save_pretrained`, so `transformers.pipeline` loads it.
@@ -18,25 +18,22 @@ import torch
 from transformers import AutoModelForQuestionAnswering
 
 from transformer_mlops.config import QaConfig
-from transformer_mlops.evaluation.squad_metric import squad_scores
-from transformer_mlops.inference.qa import collate, model_inputs
-from transformer_mlops.io import read_jsonl
-from transformer_mlops.tasks.batching import bucketed_loader
-from transformer_mlops.tasks.pretrained import load_for_finetuning
-from transformer_mlops.tasks.qa_features import (
-    IGNORE,
+from transformer_mlops.features.batching import IGNORE, bucketed_loader
+from transformer_mlops.features.qa import (
     Candidate,
     QaFeature,
     best_span,
+    collate,
     encode,
+    model_inputs,
     pick_answers,
 )
+from transformer_mlops.features.squad_metric import squad_scores
+from transformer_mlops.io import read_jsonl
+from transformer_mlops.tasks.hardware import configure_threads
+from transformer_mlops.tasks.optim import adamw_with_schedule
+from transformer_mlops.tasks.pretrained import finetune_and_save, load_for_finetuning
 from transformer_mlops.tasks.resume import ResumableBatches
-from transformer_mlops.tasks.trainer import (
-    adamw_with_schedule,
-    configure_threads,
-    finetune_and_save,
-)
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +52,7 @@ class IndexedFeatures(torch.utils.data.Dataset):
 
 
 def collate_indexed(items: list[tuple[int, QaFeature]], pad_id: int) -> dict[str, torch.Tensor]:
+    """`collate` of (index, window) pairs; `feature` holds each row's window index."""
     batch = collate([feature for _, feature in items], pad_id)
     batch["feature"] = torch.tensor([index for index, _ in items])
     return batch

@@ -1,4 +1,4 @@
-"""Resuming an interrupted training stage.
+"""Resuming an interrupted training stage: what Lightning saves and restores.
 
 Training writes `last.ckpt` every `checkpoint_every_n_steps` optimizer steps (atomically: Lightning
 saves through an fsspec transaction) and a record of what is being trained: a fingerprint of the
@@ -13,12 +13,7 @@ or data is stale and is removed with its checkpoints.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,68 +21,13 @@ import torch
 from lightning.pytorch.callbacks import Callback, Checkpoint
 
 from transformer_mlops.errors import UserError
-from transformer_mlops.io import read_json_if_exists, write_json
 
 log = logging.getLogger(__name__)
 
-RECORD = "resume.json"
-LAST = "last.ckpt"
+LAST = "last.ckpt"  # the state a resume starts from (tracking/stage.py finds it)
 
 
-def fingerprint(params: dict[str, Any], data_dir: str | Path) -> str:
-    """What a resumed run must share with the interrupted one: the params and the data hash."""
-    from transformer_mlops.tracking.runs import dvc_md5
-
-    blob = json.dumps(params, sort_keys=True, default=str) + dvc_md5(data_dir)
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
-@dataclass
-class ResumePoint:
-    """Where a stage starts: `checkpoint` is None for a fresh start."""
-
-    checkpoint_dir: Path
-    fingerprint: str
-    checkpoint: Path | None = None
-    run_id: str | None = None
-
-    @classmethod
-    def find(
-        cls, checkpoint_dir: str | Path, fingerprint: str, clear_stale: bool = True
-    ) -> ResumePoint:
-        """The interrupted run of the same params and data, if there is one.
-
-        `clear_stale` (rank 0 only) removes checkpoints left by other params or data.
-        """
-        directory = Path(checkpoint_dir)
-        record = read_json_if_exists(directory / RECORD)
-        last = directory / LAST
-        if record and record.get("fingerprint") == fingerprint and last.is_file():
-            _check_readable(last, directory)
-            from transformer_mlops.tracking.runs import redact, tracking_uri
-
-            # the same MLflow run only on the same tracking server
-            same_server = record.get("tracking_uri") == redact(tracking_uri())
-            run_id = record.get("run_id") if same_server else None
-            log.info("resuming from %s, MLflow run %s", last, run_id or "(new)")
-            return cls(directory, fingerprint, last, run_id)
-        if clear_stale and directory.exists():
-            for stale in [directory / RECORD, *directory.glob("*.ckpt")]:
-                stale.unlink(missing_ok=True)
-        return cls(directory, fingerprint)
-
-    def started(self, run_id: str | None, tracking_uri: str) -> None:
-        """Record the run being trained (rank 0), so an interruption can be resumed."""
-        record = {"fingerprint": self.fingerprint, "run_id": run_id, "tracking_uri": tracking_uri}
-        write_json(self.checkpoint_dir / RECORD, record)
-
-    def finished(self) -> None:
-        """The stage completed: nothing to resume; drop the record and the checkpoints."""
-        for path in [self.checkpoint_dir / RECORD, *self.checkpoint_dir.glob("*.ckpt")]:
-            path.unlink(missing_ok=True)
-
-
-def _check_readable(checkpoint: Path, directory: Path) -> None:
+def check_resumable(checkpoint: Path, directory: Path) -> None:
     """A checkpoint Lightning could not load stops the stage with a clear message, not a
     traceback from deep inside the restore (tensors only: weights_only=True, memory-mapped)."""
     try:
@@ -97,25 +37,6 @@ def _check_readable(checkpoint: Path, directory: Path) -> None:
             f"{checkpoint}: not a readable checkpoint ({type(error).__name__}: {error}). "
             f"Remove {directory}/ to start this stage over."
         ) from None
-
-
-@contextlib.contextmanager
-def resumable_stage_run(task: str, stage: str, params: dict[str, Any], data_task: str,
-                        checkpoint_dir: str | Path) -> Iterator[tuple[Any, Path | None]]:  # fmt: skip
-    """`stage_run` that continues an interrupted training: yields (MLflow run or None on ranks
-    > 0, checkpoint to resume from or None). A stage that completes removes its resume record
-    and checkpoints, so the next run of changed params starts fresh."""
-    from transformer_mlops.tracking.runs import is_global_zero, redact, stage_run, tracking_uri
-
-    rank_zero = is_global_zero()
-    point = ResumePoint.find(checkpoint_dir, fingerprint(params, Path("data/prepared") / data_task),
-                             clear_stale=rank_zero)  # fmt: skip
-    with stage_run(task, stage, params, data_task, resume_run_id=point.run_id) as run:
-        if run is not None:
-            point.started(run.info.run_id, redact(tracking_uri()))
-        yield run, point.checkpoint
-    if rank_zero:
-        point.finished()
 
 
 class ResumeCheckpoint(Checkpoint):

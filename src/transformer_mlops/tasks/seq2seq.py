@@ -15,54 +15,22 @@ from lightning.pytorch.callbacks import Callback
 from tokenizers import Tokenizer
 
 from transformer_mlops.config import Seq2SeqConfig, Seq2SeqTrainConfig
+from transformer_mlops.features.batching import LengthBucketBatchSampler
+from transformer_mlops.features.seq2seq import collate, encode_pairs
 from transformer_mlops.inference.scratch import save_scratch_model
 from transformer_mlops.io import read_jsonl
 from transformer_mlops.models.fast_dropout import use_fast_dropout
-from transformer_mlops.models.tokenization import (
-    BOS_ID,
-    EOS_ID,
-    PAD_ID,
-    train_tokenizer,
-)
+from transformer_mlops.models.tokenization import BOS_ID, EOS_ID, PAD_ID, train_tokenizer
 from transformer_mlops.models.transformer import Transformer, build_model, greedy_decode
-from transformer_mlops.tasks.batching import LengthBucketBatchSampler, pad
+from transformer_mlops.tasks.hardware import configure_threads
+from transformer_mlops.tasks.optim import adamw_with_schedule
 from transformer_mlops.tasks.resume import ResumableBatches
-from transformer_mlops.tasks.trainer import (
-    Throughput,
-    adamw_with_schedule,
-    best_checkpoint_callbacks,
-    build_trainer,
-    configure_threads,
-    fit_and_restore_best,
-)
+from transformer_mlops.tasks.trainer import fit_best
 
 log = logging.getLogger(__name__)
 
 
 # ------------------------------------------------------------------------------------- data
-
-
-def encode_pairs(
-    tokenizer: Tokenizer, records: list[dict], max_src: int, max_tgt: int
-) -> tuple[list, int]:
-    """Token ids of (source, target) pairs; returns (pairs, how many were truncated)."""
-    sources = tokenizer.encode_batch([r["source"] for r in records])
-    targets = tokenizer.encode_batch([r["target"] for r in records])
-    pairs, truncated = [], 0
-    for src, tgt in zip(sources, targets, strict=True):
-        s, t = src.ids[: max_src - 1], tgt.ids[: max_tgt - 1]  # room for EOS / BOS
-        truncated += len(s) < len(src.ids) or len(t) < len(tgt.ids)
-        pairs.append((s, t))
-    return pairs, truncated
-
-
-def collate(pairs: list[tuple[list[int], list[int]]]) -> dict[str, torch.Tensor]:
-    """Dynamic padding: src + EOS; decoder input BOS + tgt; labels tgt + EOS."""
-    return {
-        "src": pad([[*s, EOS_ID] for s, _ in pairs], PAD_ID),
-        "tgt_in": pad([[BOS_ID, *t] for _, t in pairs], PAD_ID),
-        "tgt_out": pad([[*t, EOS_ID] for _, t in pairs], PAD_ID),
-    }
 
 
 class Seq2SeqDataModule(ResumableBatches, L.LightningDataModule):
@@ -231,23 +199,17 @@ def train(cfg: Seq2SeqConfig, prepared_dir: str | Path, model_dir: str | Path,
     data = Seq2SeqDataModule(prepared_dir, tokenizer, cfg)
     module = Seq2SeqModule(model, cfg.train)
     history = History()
-    throughput = Throughput(lambda batch: (batch["tgt_out"] != PAD_ID).sum())  # target tokens
-    fit_callbacks = best_checkpoint_callbacks(checkpoint_dir, "val/exact_match", cfg.train.early_stopping_patience,
-                                              cfg.train.trainer.checkpoint_every_n_steps)  # fmt: skip
-    trainer = build_trainer(cfg.train.trainer, callbacks=[*fit_callbacks, history, throughput, *(callbacks or [])],
-                            logger=logger, root_dir=checkpoint_dir, **trainer_overrides)  # fmt: skip
-    best_score = fit_and_restore_best(
-        trainer, module, data, fit_callbacks[0], "val/exact_match", ckpt_path
-    )
+    trainer, summary = fit_best(module, data, cfg.train.trainer, monitor="val/exact_match",
+                                patience=cfg.train.early_stopping_patience,
+                                real_tokens=lambda batch: (batch["tgt_out"] != PAD_ID).sum(),
+                                checkpoint_dir=checkpoint_dir, callbacks=[history, *(callbacks or [])],
+                                logger=logger, ckpt_path=ckpt_path, **trainer_overrides)  # fmt: skip
     if trainer.is_global_zero:
         save_scratch_model(module.model.cpu(), tokenizer, model_dir)
     return {
-        "best_val_exact_match": best_score or 0.0,
-        "global_step": trainer.global_step,
+        "best_val_exact_match": summary.pop("best"),
+        **summary,
         "epochs": trainer.current_epoch,
-        "train_tokens_per_second": throughput.tokens_per_second,
-        "train_seconds": throughput.seconds,
         "wall_seconds": time.perf_counter() - started,
-        "precision": str(trainer.precision),
-        "history": {"train": history.train, "val": history.val},
+        "plots": {"train_loss": history.train, "val": history.val},  # reports/plots/scratch/
     }

@@ -25,9 +25,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from transformer_mlops.config import InferenceSettings
 from transformer_mlops.errors import UserError
+from transformer_mlops.hashing import dvc_md5
 from transformer_mlops.io import read_json_if_exists, write_json
-from transformer_mlops.tracking.runs import dvc_md5, recorded_run_id, tracking_uri
+from transformer_mlops.tracking.runs import recorded_run_id, tracking_uri
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +107,8 @@ def _existing_version(client, name: str, run_id: str):
 
 
 def log_and_register(task: str, run_id: str, model_dir: str, model_config: dict[str, Any]):
-    """Log the task's model into its run and register it; returns the new model version."""
+    """Log the task's model into its run and register it; returns the new model version.
+    `model_config` is the task's inference settings (`InferenceSettings.model_dump()`)."""
     import mlflow
 
     from transformer_mlops.tracking.serving import INPUT_EXAMPLES, PYFUNC_MODELS
@@ -158,8 +161,9 @@ def gate(version: str, value: float, test_md5: str, key: str, champion) -> str:
     return f"kept champion: {key} {value:.4f} <= champion {best:.4f}"
 
 
-def register(task: str, model_config: dict[str, Any]) -> dict[str, Any]:
-    """Register the task's latest run and apply the promotion gate; returns the decision."""
+def register(task: str, settings: InferenceSettings) -> dict[str, Any]:
+    """Register the task's latest run, its model carrying the inference `settings` it is
+    served with, and apply the promotion gate; returns the decision."""
     metrics_path, key, data_task, model_dir = GATES[task]
     metrics = read_json_if_exists(metrics_path)
     if metrics is None:
@@ -175,7 +179,7 @@ def register(task: str, model_config: dict[str, Any]) -> dict[str, Any]:
     version = _existing_version(client, task, run_id) if client.search_registered_models(
         f"name='{task}'") else None  # fmt: skip
     if version is None:
-        version = log_and_register(task, run_id, model_dir, model_config)
+        version = log_and_register(task, run_id, model_dir, settings.model_dump())
         for tag, tag_value in {key: value, "test_data_md5": test_md5, "metric": key}.items():
             client.set_model_version_tag(task, version.version, tag, str(tag_value))
         moves = [move_alias(client, task, "challenger", version.version, "new version")]

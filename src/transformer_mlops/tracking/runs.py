@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -28,7 +27,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from transformer_mlops.distributed import is_global_zero
 from transformer_mlops.errors import UserError
+from transformer_mlops.hashing import dvc_md5, file_md5s, listing_md5
 from transformer_mlops.io import read_json_if_exists, write_json
 
 log = logging.getLogger(__name__)
@@ -57,14 +58,6 @@ def redact(uri: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def is_global_zero() -> bool:
-    """True in the process that owns MLflow: rank 0 of a DDP job (read from the launcher's
-    environment, before Lightning starts), or a plain single process."""
-    if "RANK" in os.environ:
-        return os.environ["RANK"] == "0"
-    return os.environ.get("NODE_RANK", "0") == "0" and os.environ.get("LOCAL_RANK", "0") == "0"
-
-
 def ensure_reachable(uri: str, timeout: float = 5.0) -> None:
     """Fail before any training when an HTTP tracking server does not answer."""
     if not uri.startswith(("http://", "https://")):
@@ -87,33 +80,6 @@ def ensure_reachable(uri: str, timeout: float = 5.0) -> None:
 
 
 # ------------------------------------------------------------------------------- lineage
-
-
-def _md5_file(path: Path) -> str:
-    digest = hashlib.md5()  # DVC's content hash, not for security
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _file_md5s(folder: Path) -> dict[str, str]:
-    """md5 of every file under `folder`, by POSIX path relative to it."""
-    return {
-        p.relative_to(folder).as_posix(): _md5_file(p) for p in folder.rglob("*") if p.is_file()
-    }
-
-
-def _listing_md5(file_md5s: dict[str, str]) -> str:
-    """DVC's directory hash: md5 of the sorted JSON listing of (relpath, md5), plus '.dir'."""
-    entries = [{"md5": md5, "relpath": rel} for rel, md5 in sorted(file_md5s.items())]
-    return hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
-
-
-def dvc_md5(path: str | Path) -> str:
-    """The hash DVC records in dvc.lock: md5 of a file, or `<md5>.dir` of a directory listing."""
-    path = Path(path)
-    return _md5_file(path) if path.is_file() else _listing_md5(_file_md5s(path))
 
 
 def git_state() -> dict[str, str]:
@@ -161,6 +127,7 @@ def _experiment(mlflow, task: str, uri: str) -> str:
 
 
 def run_record_path(task: str) -> Path:
+    """reports/runs/<task>.json: the MLflow run of the task's last training stage."""
     return RUNS_DIR / f"{task}.json"
 
 
@@ -177,21 +144,21 @@ def log_data_inputs(mlflow, data_task: str) -> dict[str, str]:
     from mlflow.data.meta_dataset import MetaDataset
 
     prepared_dir = Path("data/prepared") / data_task
-    file_md5s = _file_md5s(prepared_dir)  # each file read once: split digests and the dir hash
+    md5s = file_md5s(prepared_dir)  # each file read once: split digests and the dir hash
     contexts = {"train": "training", "validation": "validation", "test": "testing"}
     for split, context in contexts.items():
         name = f"{split}.jsonl"
-        if name not in file_md5s:
+        if name not in md5s:
             continue
         source = resolve_dataset_source((prepared_dir / name).resolve().as_uri())
-        dataset = MetaDataset(source, name=f"{data_task}-{split}", digest=file_md5s[name][:32])
+        dataset = MetaDataset(source, name=f"{data_task}-{split}", digest=md5s[name][:32])
         mlflow.log_input(dataset, context=context)
-    tags = {f"data.{prepared_dir.as_posix()}": _listing_md5(file_md5s)}
+    tags = {f"data.{prepared_dir.as_posix()}": listing_md5(md5s)}
     validation_report = Path("reports/validation") / f"{data_task}.json"
     if validation_report.is_file():
         tags[f"data.{validation_report.as_posix()}"] = dvc_md5(validation_report)
-    if "test.jsonl" in file_md5s:
-        tags["data.test_md5"] = file_md5s["test.jsonl"]
+    if "test.jsonl" in md5s:
+        tags["data.test_md5"] = md5s["test.jsonl"]
     return tags
 
 

@@ -16,6 +16,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from pydantic import BaseModel
 
+from transformer_mlops.config import NerInference, QaInference, ScratchInference
+
 MAX_ITEMS = 64  # inputs per request
 MAX_CHARS = 20_000  # characters per text or context
 
@@ -36,6 +38,8 @@ def check_request_size(texts: list[str]) -> None:
 
 
 class Entity(BaseModel):
+    """One entity span of a NER result (character offsets into the text)."""
+
     text: str
     type: str
     start: int
@@ -44,6 +48,8 @@ class Entity(BaseModel):
 
 
 class NerResult(BaseModel):
+    """A served NER answer: the input text and its entities."""
+
     text: str
     entities: list[Entity]
 
@@ -55,7 +61,7 @@ class NerSpansModel(mlflow.pyfunc.PythonModel):
         from transformer_mlops.inference.ner import load_ner_model
 
         self.model, self.tokenizer = load_ner_model(context.artifacts["model"])
-        self.max_length = int(context.model_config.get("max_length", 128))
+        self.settings = NerInference.model_validate(context.model_config or {})
 
     def predict(
         self, model_input: list[str], params: dict[str, Any] | None = None
@@ -63,7 +69,7 @@ class NerSpansModel(mlflow.pyfunc.PythonModel):
         from transformer_mlops.inference.ner import predict_spans
 
         check_request_size(model_input)
-        found = predict_spans(self.model, self.tokenizer, model_input, self.max_length)
+        found = predict_spans(self.model, self.tokenizer, model_input, self.settings)
         return [
             NerResult(text=t, entities=[Entity(**e) for e in f])
             for t, f in zip(model_input, found, strict=True)
@@ -71,11 +77,15 @@ class NerSpansModel(mlflow.pyfunc.PythonModel):
 
 
 class Question(BaseModel):
+    """A served QA request item."""
+
     question: str
     context: str
 
 
 class Answer(BaseModel):
+    """A served QA answer: the span of the original context and its score."""
+
     answer: str
     start: int
     end: int
@@ -89,7 +99,7 @@ class QaAnswerModel(mlflow.pyfunc.PythonModel):
         from transformer_mlops.inference.qa import load_qa_model
 
         self.model, self.tokenizer = load_qa_model(context.artifacts["model"])
-        self.settings = {k: int(v) for k, v in context.model_config.items()}
+        self.settings = QaInference.model_validate(context.model_config or {})
 
     def predict(
         self, model_input: list[Question], params: dict[str, Any] | None = None
@@ -98,25 +108,28 @@ class QaAnswerModel(mlflow.pyfunc.PythonModel):
 
         items = [q if isinstance(q, Question) else Question(**q) for q in model_input]
         check_request_size([q.context + q.question for q in items])
-        found = answer(self.model, self.tokenizer, [q.question for q in items], [q.context for q in items],
-                       **self.settings)  # fmt: skip
+        found = answer(self.model, self.tokenizer, [q.question for q in items],
+                       [q.context for q in items], self.settings)  # fmt: skip
         return [Answer(**a) for a in found]
 
 
 class ScratchTextModel(mlflow.pyfunc.PythonModel):
-    """Text in, the from-scratch Transformer's output text out (greedy decoding)."""
+    """Text in, the from-scratch Transformer's output text out (decoded as `seq2seq.eval` says)."""
 
     def load_context(self, context) -> None:
         from transformer_mlops.inference.scratch import load_scratch_model
 
         self.model, self.tokenizer = load_scratch_model(context.artifacts["model"])
-        self.max_tokens = int(context.model_config.get("max_tokens", 64))
+        config = dict(context.model_config or {})
+        if "max_tokens" in config:  # versions registered before the settings object had this name
+            config["max_decode_tokens"] = config.pop("max_tokens")
+        self.settings = ScratchInference.model_validate(config)
 
     def predict(self, model_input: list[str], params: dict[str, Any] | None = None) -> list[str]:
         from transformer_mlops.inference.scratch import translate
 
         check_request_size(model_input)
-        return translate(self.model, self.tokenizer, model_input, self.max_tokens)
+        return translate(self.model, self.tokenizer, model_input, self.settings)
 
 
 PYFUNC_MODELS = {"ner": NerSpansModel, "qa": QaAnswerModel, "scratch": ScratchTextModel}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
 import torch
 
-from transformer_mlops.config import SyntheticConfig, parse_params
+from tests.conftest import ci_profile
+from transformer_mlops.config import QaInference, SyntheticConfig, parse_params
 from transformer_mlops.data.synthetic import generate
 from transformer_mlops.io import write_jsonl
 from transformer_mlops.tasks.qa import train
@@ -15,7 +17,8 @@ from transformer_mlops.tasks.qa import train
 
 @pytest.fixture(scope="module")
 def qa_cfg(default_params_raw):
-    raw = json.loads(json.dumps(default_params_raw))
+    raw = copy.deepcopy(default_params_raw)
+    ci_profile(raw)
     raw["qa"].update(max_length=128, doc_stride=32)
     raw["qa"]["train"] = {"batch_size": 16, "eval_batch_size": 32, "freeze_word_embeddings": True,
                           "freeze_layers": 1, "evidence": {"weight": 1.0, "layer": -2},
@@ -91,7 +94,7 @@ def test_answers_come_from_the_original_context_even_over_many_windows(trained, 
     context = " ".join(f"Person{i} Smith travelled to the Harbour of Town{i}." for i in range(40))
     assert len(tokenizer(context)["input_ids"]) > 3 * qa_cfg.max_length
     (result,) = answer(model, tokenizer, ["Where did Person7 Smith travel?"], [context],
-                       qa_cfg.max_length, qa_cfg.doc_stride)  # fmt: skip
+                       QaInference.of(qa_cfg))  # fmt: skip
     assert result["answer"] and context[result["start"] : result["end"]] == result["answer"]
 
 
@@ -121,7 +124,7 @@ def test_behaviour_checks_report_pass_rates(trained):
 
     root, _ = trained
     model, tokenizer = load_qa_model(root / "model")
-    report = run_checks(model, tokenizer, 128, 32)
+    report = run_checks(model, tokenizer, QaInference(max_length=128, doc_stride=32))
     assert [c["check"].split(":")[0] for c in report["checks"]] == [
         "minimum_functionality", "invariance", "invariance", "equivariance"]  # fmt: skip
     for check in report["checks"]:
@@ -149,10 +152,9 @@ def test_the_length_buckets_and_metrics_by_hand():
 def test_evidence_loss_is_bce_on_the_labelled_tokens_of_the_chosen_layer(qa_cfg):
     from transformers import AutoModelForQuestionAnswering
 
-    from transformer_mlops.inference.qa import collate, model_inputs
+    from transformer_mlops.features.qa import collate, encode, model_inputs
     from transformer_mlops.tasks.pretrained import load_for_finetuning
     from transformer_mlops.tasks.qa import QaModule
-    from transformer_mlops.tasks.qa_features import encode
 
     tokenizer, model = load_for_finetuning(
         AutoModelForQuestionAnswering, qa_cfg.model, qa_cfg.train, "qa"

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from transformer_mlops.tasks.batching import IGNORE  # evidence label outside the context
+from transformer_mlops.features.batching import IGNORE, pad  # IGNORE: outside the context
 
 CLS_INDEX = 0  # windows without the answer point start and end here (SQuAD v1.1 convention)
 
@@ -30,6 +30,36 @@ class QaFeature:
     start_position: int = CLS_INDEX
     end_position: int = CLS_INDEX
     evidence_labels: list[int] | None = None  # per token: 1 inside an evidence span, 0 not, IGNORE
+
+
+# Batches padded to a multiple of 8 tokens: aligned shapes run faster in oneDNN's bf16 CPU
+# kernels (and on GPU tensor cores). Measured on 200 bf16 training batches of the default QA
+# data, 2 cores: 22-24 s against 28-32 s padded to the longest.
+PAD_MULTIPLE = 8
+
+
+def collate(features: list[QaFeature], pad_id: int) -> dict[str, torch.Tensor]:
+    """Dynamic padding of a batch of windows, with their span and evidence labels."""
+    batch = {
+        "input_ids": pad([f.input_ids for f in features], pad_id, PAD_MULTIPLE),
+        "attention_mask": pad([[1] * len(f.input_ids) for f in features], 0, PAD_MULTIPLE),
+        "start_positions": torch.tensor([f.start_position for f in features]),
+        "end_positions": torch.tensor([f.end_position for f in features]),
+    }
+    if features[0].token_type_ids is not None:
+        batch["token_type_ids"] = pad([f.token_type_ids for f in features], 0, PAD_MULTIPLE)
+    if any(f.evidence_labels is not None for f in features):
+        batch["evidence_labels"] = pad(
+            [f.evidence_labels or [IGNORE] * len(f.input_ids) for f in features],
+            IGNORE,
+            PAD_MULTIPLE,
+        )
+    return batch
+
+
+def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The tensors the model takes (labels and bookkeeping left out)."""
+    return {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
 
 
 def evidence_labels(offsets: list[tuple[int, int] | None], spans: list[list[int]]) -> list[int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from transformer_mlops.evaluation.squad_metric import (
+from transformer_mlops.features.squad_metric import (
     exact_match,
     normalize_answer,
     squad_scores,

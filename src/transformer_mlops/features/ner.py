@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from transformer_mlops.tasks.batching import IGNORE  # subwords, special tokens, padding
+import torch
+
+from transformer_mlops.features.batching import IGNORE, pad  # IGNORE: subwords, specials, padding
 
 
 @dataclass
@@ -21,6 +23,18 @@ class Feature:
     input_ids: list[int]
     word_ids: list[int | None]  # word index (within the window) of each subword
     labels: list[int]
+
+
+def collate(features: list[Feature], pad_id: int) -> dict[str, torch.Tensor]:
+    """Dynamic padding of a batch of features; keeps where each came from for decoding."""
+    input_ids = pad([f.input_ids for f in features], pad_id)
+    return {
+        "input_ids": input_ids,
+        "attention_mask": pad([[1] * len(f.input_ids) for f in features], 0),
+        "labels": pad([f.labels for f in features], IGNORE),
+        "example": torch.tensor([f.example for f in features]),
+        "first_word": torch.tensor([f.first_word for f in features]),
+    }
 
 
 def align_labels(word_ids: list[int | None], word_labels: list[int], begin_to_inside: dict[int, int],

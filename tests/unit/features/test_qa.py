@@ -6,8 +6,8 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
+from transformer_mlops.features.qa import CLS_INDEX, best_span, encode, pick_answers
 from transformer_mlops.tasks.pretrained import resolve_pretrained
-from transformer_mlops.tasks.qa_features import CLS_INDEX, best_span, encode, pick_answers
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +139,7 @@ def test_questions_without_a_valid_span_get_an_empty_answer():
 
 
 def test_batches_are_padded_to_a_multiple_of_eight_and_masked(tokenizer):
-    from transformer_mlops.inference.qa import collate
+    from transformer_mlops.features.qa import collate
 
     features = encode(tokenizer, ["Where is Mary?", "Who?"], ["Mary went to the kitchen.", "Tom."],
                       None, max_length=64, doc_stride=16)  # fmt: skip
@@ -151,8 +151,7 @@ def test_batches_are_padded_to_a_multiple_of_eight_and_masked(tokenizer):
 
 
 def test_evidence_labels_mark_the_evidence_sentences_tokens_only(tokenizer):
-    from transformer_mlops.inference.qa import collate
-    from transformer_mlops.tasks.qa_features import IGNORE
+    from transformer_mlops.features.qa import IGNORE, collate
 
     context = "Mary went to the kitchen. John got the milk. John moved to the garden."
     evidence = [[26, 44], [45, 70]]  # both sentences about John

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from transformer_mlops.errors import UserError
+from transformer_mlops.hashing import dvc_md5
 from transformer_mlops.tracking.registry import HISTORY_TAG, gate, move_alias, promote, rollback
-from transformer_mlops.tracking.runs import dvc_md5, flatten, redact
+from transformer_mlops.tracking.runs import flatten, redact
 
 
 @pytest.fixture

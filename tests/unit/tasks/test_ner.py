@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
 from transformers import pipeline
 
-from transformer_mlops.config import SyntheticConfig, parse_params
+from tests.conftest import ci_profile
+from transformer_mlops.config import NerInference, SyntheticConfig, parse_params
 from transformer_mlops.data.synthetic import generate
 from transformer_mlops.io import write_jsonl
 from transformer_mlops.tasks.ner import train
@@ -20,7 +22,8 @@ def trained(tmp_path_factory, default_params_raw):
         "ner", SyntheticConfig(train=96, validation=32, test=16), seed=0
     ).items():
         write_jsonl(root / "prepared" / f"{split}.jsonl", rows)
-    raw = json.loads(json.dumps(default_params_raw))
+    raw = copy.deepcopy(default_params_raw)
+    ci_profile(raw)
     raw["ner"]["train"] = {"batch_size": 16, "eval_batch_size": 32,
                            "optimizer": {"lr": 1e-4, "warmup_steps": 2, "schedule": "linear"},
                            "trainer": {"max_epochs": 1, "precision": "32-true", "log_every_n_steps": 2}}  # fmt: skip
@@ -57,7 +60,7 @@ def test_evaluate_and_predict_spans(trained, tmp_path):
 
     root, _ = trained
     model, tokenizer = load_ner_model(root / "model")
-    metrics = evaluate(model, tokenizer, root / "prepared", 128, 10, tmp_path / "m.json", tmp_path / "e.json",
+    metrics = evaluate(model, tokenizer, root / "prepared", NerInference(), 10, tmp_path / "m.json", tmp_path / "e.json",
                        tmp_path / "c.png")  # fmt: skip
     assert metrics["test/sentences"] == 16
     assert {"test/f1", "test/macro_f1", "test/precision", "test/recall", "test/per_type"} <= set(

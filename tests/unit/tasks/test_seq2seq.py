@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
 
+from tests.conftest import ci_profile
 from transformer_mlops.config import SyntheticConfig, parse_params
 from transformer_mlops.data.synthetic import generate
 from transformer_mlops.evaluation.seq2seq import evaluate
@@ -20,15 +22,11 @@ def trained(tmp_path_factory, default_params_raw):
     splits = generate("seq2seq", SyntheticConfig(train=256, validation=64, test=32), seed=0)
     for split, rows in splits.items():
         write_jsonl(root / "prepared" / f"{split}.jsonl", rows)
-    raw = json.loads(json.dumps(default_params_raw))
-    raw["seq2seq"]["model"].update(
-        d_model=32, d_ff=64, n_heads=2, n_encoder_layers=1, n_decoder_layers=1
-    )
+    raw = copy.deepcopy(default_params_raw)
+    ci_profile(raw)
     raw["seq2seq"]["train"].update(batch_size=32, val_decode_limit=32)
-    raw["seq2seq"]["train"]["trainer"].update(
-        max_epochs=2, precision="32-true", log_every_n_steps=2
-    )
-    raw["seq2seq"]["eval"].update(attention_plots=1, beam_size=2)
+    raw["seq2seq"]["train"]["trainer"].update(max_epochs=2, log_every_n_steps=2)
+    raw["seq2seq"]["eval"].update(beam_size=2)
     cfg = parse_params(raw).seq2seq
     summary = train(
         cfg, root / "prepared", root / "model", root / "ckpt", enable_progress_bar=False

@@ -3,18 +3,19 @@ schedule, loop counters, RNG (dropout) and the position in the epoch's batch ord
 
 from __future__ import annotations
 
-import json
+import copy
 
 import pytest
 import torch
 
+from tests.conftest import ci_profile
 from tests.integration.crash_callback import Crash
 from transformer_mlops.config import SyntheticConfig, parse_params
 from transformer_mlops.data.synthetic import generate
 from transformer_mlops.errors import UserError
 from transformer_mlops.io import write_jsonl
-from transformer_mlops.tasks.resume import ResumePoint, fingerprint
 from transformer_mlops.tasks.seq2seq import train
+from transformer_mlops.tracking.stage import ResumePoint, fingerprint
 
 
 @pytest.fixture(scope="module")
@@ -23,12 +24,11 @@ def setup(tmp_path_factory, default_params_raw):
     splits = generate("seq2seq", SyntheticConfig(train=256, validation=64, test=32), seed=0)
     for split, rows in splits.items():
         write_jsonl(root / "prepared" / f"{split}.jsonl", rows)
-    raw = json.loads(json.dumps(default_params_raw))
-    raw["seq2seq"]["model"].update(d_model=32, d_ff=64, n_heads=2, n_encoder_layers=1,
-                                   n_decoder_layers=1, dropout=0.2)  # fmt: skip
+    raw = copy.deepcopy(default_params_raw)
+    ci_profile(raw)
+    raw["seq2seq"]["model"].update(dropout=0.2)
     raw["seq2seq"]["train"].update(batch_size=32, val_decode_limit=32)
-    raw["seq2seq"]["train"]["trainer"].update(max_epochs=2, precision="32-true",
-                                              checkpoint_every_n_steps=3)  # fmt: skip
+    raw["seq2seq"]["train"]["trainer"].update(max_epochs=2, checkpoint_every_n_steps=3)
     return parse_params(raw).seq2seq, root
 
 

@@ -4,7 +4,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from transformer_mlops.data.validation import label_set
-from transformer_mlops.tasks.ner_features import (
+from transformer_mlops.features.ner import (
     IGNORE,
     align_labels,
     encode,
