@@ -84,7 +84,7 @@ def _answer_tokens(offsets: list[tuple[int, int] | None], start_char: int, end_c
 
 
 def encode(tokenizer, questions: list[str], contexts: list[str], answers: list[dict] | None,
-           max_length: int = 384, doc_stride: int = 128,
+           max_length: int, doc_stride: int,
            evidence: list[list[list[int]] | None] | None = None) -> list[QaFeature]:  # fmt: skip
     """Windows of (question, context) pairs. Only the context is truncated; consecutive windows
     overlap by `doc_stride` tokens. With `answers` (SQuAD shape: text + answer_start lists, the
@@ -140,7 +140,7 @@ class Candidate:
 
 
 def best_span(feature: QaFeature, start_logits: torch.Tensor, end_logits: torch.Tensor,
-              n_best: int = 20, max_answer_length: int = 30) -> Candidate | None:  # fmt: skip
+              n_best: int, max_answer_length: int) -> Candidate | None:  # fmt: skip
     """The highest-scoring valid span of a window: among the `n_best` start and end positions,
     both inside the context, end >= start, at most `max_answer_length` tokens long."""
     length = len(feature.offsets)

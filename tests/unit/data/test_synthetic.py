@@ -9,7 +9,8 @@ import pytest
 from transformer_mlops.config import SyntheticConfig
 from transformer_mlops.data.schema import content_key
 from transformer_mlops.data.synthetic import dates, generate, ner, stories
-from transformer_mlops.data.validation import iob2_transitions, label_set
+from transformer_mlops.data.schema import label_set
+from transformer_mlops.data.validation import iob2_transitions
 
 SIZES = SyntheticConfig(train=300, validation=50, test=50)
 

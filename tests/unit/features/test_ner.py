@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from transformers import AutoTokenizer
 
-from transformer_mlops.data.validation import label_set
+from transformer_mlops.data.schema import label_set
 from transformer_mlops.features.ner import (
     IGNORE,
     align_labels,

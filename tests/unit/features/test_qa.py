@@ -79,7 +79,7 @@ def test_best_span_skips_question_tokens_and_invalid_spans(tokenizer):
     context_tokens = [i for i, s in enumerate(feature.offsets) if s is not None]
     bruno = next(i for i in context_tokens if feature.offsets[i][0] == 8)
     start_logits[bruno] = end_logits[bruno] = 20.0
-    candidate = best_span(feature, start_logits, end_logits)
+    candidate = best_span(feature, start_logits, end_logits, 20, 30)
     assert (candidate.start, candidate.end) == (8, 13)
     # end before start is never chosen; max_answer_length bounds the span
     start_logits, end_logits = (
@@ -87,7 +87,7 @@ def test_best_span_skips_question_tokens_and_invalid_spans(tokenizer):
         torch.zeros(len(feature.input_ids)),
     )
     start_logits[context_tokens[-2]], end_logits[context_tokens[0]] = 30.0, 30.0
-    candidate = best_span(feature, start_logits, end_logits, max_answer_length=1)
+    candidate = best_span(feature, start_logits, end_logits, n_best=20, max_answer_length=1)
     assert candidate is not None
     assert feature.offsets.index((candidate.start, candidate.end)) in context_tokens  # one token
 
@@ -106,7 +106,7 @@ def test_post_processing_picks_the_right_span_across_windows(tokenizer):
             logits = logits_for(len(f.input_ids), first, first + 1, high=12.0)
         else:  # a weaker, wrong span in every other window
             logits = logits_for(len(f.input_ids), context_tokens[0], context_tokens[0], high=5.0)
-        candidates.append(best_span(f, *logits))
+        candidates.append(best_span(f, *logits, 20, 30))
     (result,) = pick_answers(candidates, [context])
     assert result["answer"] == "Old Lighthouse"
     assert context[result["start"] : result["end"]] == "Old Lighthouse"
@@ -127,7 +127,7 @@ def test_answer_keeps_original_casing_and_spacing(tokenizer):
         if s is not None and context[: s[1]].endswith("Normale")
     )
     (result,) = pick_answers(
-        [best_span(feature, *logits_for(len(feature.input_ids), first, last))], [context]
+        [best_span(feature, *logits_for(len(feature.input_ids), first, last), 20, 30)], [context]
     )
     assert result["answer"] == "ÉCOLE Normale"
 

@@ -42,7 +42,7 @@ def test_train_saves_a_loadable_model_with_history(trained):
         "config.json",
         "tokenizer.json",
     }
-    assert [entry["step"] for entry in summary["history"]["val"]] == [8, 16]
+    assert [entry["step"] for entry in summary["plots"]["val"]] == [8, 16]
     assert summary["train_tokens_per_second"] > 0
     model, tokenizer = load_scratch_model(root / "model")
     (output,) = translate(model, tokenizer, ["3rd of March 1987"])
