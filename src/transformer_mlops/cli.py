@@ -91,8 +91,16 @@ def _settings(kind: type[Settings], task: str, params: str | None) -> Settings:
     return kind.of(loaded.seq2seq.eval if task == "seq2seq" else loaded.task(task))
 
 
-def _is_registry_uri(model: str) -> bool:
-    return model.startswith(("models:/", "runs:/"))
+def _is_registry_uri(model: str, *settings_options: object) -> bool:
+    """Whether `model` names a registered model; those carry their own inference settings, so
+    options that set them are refused rather than silently ignored."""
+    registered = model.startswith(("models:/", "runs:/"))
+    if registered and any(option is not None for option in settings_options):
+        from transformer_mlops.errors import UserError
+
+        raise UserError(f"{model}: a registered model carries its own inference settings (its "
+                        "model_config); --params and --max-tokens apply to a local model folder")  # fmt: skip
+    return registered
 
 
 def _predict_registered(model: str, inputs: list) -> list:
@@ -124,7 +132,8 @@ def predict_scratch(
         str, typer.Option(help="directory written by train_scratch, or models:/scratch@champion")
     ] = "models/scratch",
     max_tokens: Annotated[
-        int | None, typer.Option(help="longest output (default: seq2seq.eval.max_decode_tokens)")
+        int | None,
+        typer.Option(min=1, help="longest output (default: seq2seq.eval.max_decode_tokens)"),
     ] = None,
     params: SettingsParamsOpt = None,
 ) -> None:
@@ -133,7 +142,7 @@ def predict_scratch(
 
     def work() -> None:
         _require_text(texts, "predict scratch")
-        if _is_registry_uri(model):
+        if _is_registry_uri(model, params, max_tokens):
             for text, output in zip(texts, _predict_registered(model, texts), strict=True):
                 typer.echo(json.dumps({"input": text, "output": output}, ensure_ascii=False))
             return
@@ -172,7 +181,7 @@ def predict_ner(
 
     def work() -> None:
         _require_text(texts, "predict ner")
-        if _is_registry_uri(model):
+        if _is_registry_uri(model, params):
             for result in _predict_registered(model, texts):
                 typer.echo(json.dumps(result, ensure_ascii=False))
             return
@@ -205,7 +214,7 @@ def predict_qa(
 
     def work() -> None:
         _require_text([*questions, context], "predict qa")
-        if _is_registry_uri(model):
+        if _is_registry_uri(model, params):
             asked = [{"question": q, "context": context} for q in questions]
             for question, result in zip(questions, _predict_registered(model, asked), strict=True):
                 typer.echo(json.dumps({"question": question, **result}, ensure_ascii=False))

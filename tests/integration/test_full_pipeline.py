@@ -169,6 +169,17 @@ def test_a_worse_run_becomes_challenger_not_champion_and_rollback_works(project)
     assert registry and read(project, "reports/registry.json")["qa"]["version"] == "1"
 
 
+def test_new_inference_settings_register_a_new_version_of_the_same_run(project):
+    edit_params(project, lambda raw: raw["seq2seq"]["eval"].update(beam_size=2))
+    out = run(["dvc", "repro"], project).stdout
+    assert "Running stage 'evaluate_scratch'" in out
+    assert "Running stage 'train_scratch'" not in out  # decoding only: nothing retrains
+    challenger = mlflow_client(project).get_model_version_by_alias("scratch", "challenger")
+    assert str(challenger.version) == "2"
+    assert challenger.run_id == read(project, "reports/runs/scratch.json")["run_id"]
+    assert json.loads(challenger.tags["inference_settings"])["beam_size"] == 2
+
+
 def test_compare_lists_runs_best_first_with_the_params_that_differ(project):
     out = run(["tmlops", "compare", "ner"], project).stdout
     header, _rule, *rows = out.split("\n\n")[0].splitlines()

@@ -1,14 +1,11 @@
 """Resuming an interrupted training stage: what Lightning saves and restores.
 
 Training writes `last.ckpt` every `checkpoint_every_n_steps` optimizer steps (atomically: Lightning
-saves through an fsspec transaction) and a record of what is being trained: a fingerprint of the
-stage's params and prepared data, and the MLflow run id. After a crash or `kill -9`, the next
-`dvc repro` finds the record; when the fingerprint matches it continues from `last.ckpt` in the
-same MLflow run, and ends with the weights an uninterrupted run would have had: the optimizer,
-LR schedule, loop counters and early-stopping state are restored, the position in the epoch's
-batch order too, and dropout is re-seeded per step (StepSeeds), so it does not depend on what
-happened before the resume. A finished stage removes its record; a record for other params
-or data is stale and is removed with its checkpoints.
+saves through an fsspec transaction); tracking/stage.py keeps the record of which params, data
+and MLflow run it belongs to and finds it after a crash. A resumed fit ends with the weights an
+uninterrupted run would have had: the optimizer, LR schedule, loop counters and early-stopping
+state are restored, the position in the epoch's batch order too (ResumableBatches), and dropout
+is re-seeded per step (StepSeeds), so it does not depend on what happened before the resume.
 """
 
 from __future__ import annotations

@@ -174,7 +174,7 @@ def train(cfg: Seq2SeqConfig, prepared_dir: str | Path, model_dir: str | Path,
           checkpoint_dir: str | Path, callbacks: list | None = None, logger=False,
           ckpt_path: str | Path | None = None, **trainer_overrides: Any) -> dict[str, Any]:  # fmt: skip
     """Train the scratch model on prepared data; save the best weights to `model_dir`.
-    `ckpt_path` resumes an interrupted run (see tasks/resume.py).
+    `ckpt_path` resumes an interrupted run (see tracking/stage.py).
 
     Returns a summary: best validation metrics, steps, throughput and wall time.
     """

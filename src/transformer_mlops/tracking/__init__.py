@@ -1,2 +1,2 @@
-"""MLflow: runs and lineage (`runs`), the registry and its gate (`registry`), served pyfunc
-models (`serving`), run comparison (`compare`)."""
+"""MLflow: runs and lineage (`runs`), the training-stage runner with resume (`stage`), the
+registry and its gate (`registry`), served pyfunc models (`serving`), run comparison (`compare`)."""

@@ -2,8 +2,10 @@
 
 Per task (scratch, ner, qa) the `register` stage
 1. logs the model to the training stage's MLflow run as a pyfunc (see `serving`), NER also with
-   the transformers flavor, and registers it as a new version of the registered model `<task>`;
-   a run already registered is not registered twice (a no-op re-run stays a no-op);
+   the transformers flavor, with the task's inference settings as its `model_config`, and
+   registers it as a new version of the registered model `<task>`; a run already registered
+   with the same settings is not registered twice (a no-op re-run stays a no-op), while new
+   settings (e.g. a wider beam) make a new version of the same run;
 2. gives the new version the alias `challenger`;
 3. moves `champion` to it only if its test metric beats the champion's on the same test data
    (the DVC md5 of the test split), or there is no champion yet.
@@ -44,6 +46,7 @@ GATES = {
     "qa": ("reports/metrics/qa.json", "test/f1", "qa", "models/qa"),
 }
 HISTORY_TAG = "alias_history"
+SETTINGS_TAG = "inference_settings"  # the version's model_config, as JSON
 
 
 def _now() -> str:
@@ -99,9 +102,11 @@ def move_alias(client, name: str, alias: str, version: str, why: str) -> dict[st
     return move
 
 
-def _existing_version(client, name: str, run_id: str):
+def _existing_version(client, name: str, run_id: str, settings: str):
+    """The version registered from `run_id` with these inference `settings` (JSON), if any.
+    Versions from before the settings were tagged count as registered with today's."""
     for version in client.search_model_versions(f"name='{name}'"):
-        if version.run_id == run_id:
+        if version.run_id == run_id and version.tags.get(SETTINGS_TAG, settings) == settings:
             return version
     return None
 
@@ -176,11 +181,13 @@ def register(task: str, settings: InferenceSettings) -> dict[str, Any]:
     value = float(metrics[key])
     test_md5 = dvc_md5(Path("data/prepared") / data_task / "test.jsonl")
     client = _client()
-    version = _existing_version(client, task, run_id) if client.search_registered_models(
+    settings_json = json.dumps(settings.model_dump(), sort_keys=True)
+    version = _existing_version(client, task, run_id, settings_json) if client.search_registered_models(
         f"name='{task}'") else None  # fmt: skip
     if version is None:
         version = log_and_register(task, run_id, model_dir, settings.model_dump())
-        for tag, tag_value in {key: value, "test_data_md5": test_md5, "metric": key}.items():
+        tags = {key: value, "test_data_md5": test_md5, "metric": key, SETTINGS_TAG: settings_json}
+        for tag, tag_value in tags.items():
             client.set_model_version_tag(task, version.version, tag, str(tag_value))
         moves = [move_alias(client, task, "challenger", version.version, "new version")]
     else:
