@@ -47,6 +47,19 @@ class TransformerConfig:
     fused_attention: bool = True  # use torch's fused kernel when weights are not needed
     pad_id: int = 0
 
+    def __post_init__(self) -> None:
+        sizes = {"d_model": self.d_model, "n_heads": self.n_heads, "d_ff": self.d_ff,
+                 "n_encoder_layers": self.n_encoder_layers, "n_decoder_layers": self.n_decoder_layers,
+                 "max_len": self.max_len}  # fmt: skip
+        for name, value in sizes.items():
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1 (got {value})")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads "
+                             f"({self.n_heads}): each head gets d_model / n_heads dimensions")  # fmt: skip
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1) (got {self.dropout})")
+
 
 class Section(BaseModel):
     """Base for every params section: unknown keys are errors, not silently ignored."""
@@ -144,21 +157,42 @@ class TaskConfig(Section):
 class TrainerConfig(Section):
     """Lightning `Trainer` settings: the same stage runs on a laptop or a multi-node cluster."""
 
-    accelerator: str = "auto"  # cpu | gpu | auto
+    accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = "auto"
     devices: int | str = 1
     strategy: str = "auto"  # e.g. ddp
-    num_nodes: int = 1
-    precision: str = "auto"  # auto: bf16-mixed where bf16 math is fast, else 32-true
-    max_epochs: int = 10
-    max_steps: int = -1  # -1: no step limit
-    max_minutes: float | None = None  # a wall-clock budget (Lightning max_time)
+    num_nodes: int = Field(default=1, ge=1)
+    # auto: bf16-mixed where bf16 math is fast, else 32-true (tasks/hardware.py)
+    precision: Literal["auto", "32-true", "32", "16-mixed", "16", "bf16-mixed", "bf16",
+                       "bf16-true", "16-true", "64-true", "64"] = "auto"  # fmt: skip
+    max_epochs: int = Field(default=10, ge=-1)  # -1: no epoch limit (then set max_steps)
+    max_steps: int = Field(default=-1, ge=-1)  # -1: no step limit
+    max_minutes: float | None = Field(
+        default=None, gt=0
+    )  # a wall-clock budget (Lightning max_time)
     deterministic: bool = True
     gradient_clip_val: float = 1.0
     accumulate_grad_batches: int = Field(default=1, ge=1)
     log_every_n_steps: int = Field(default=10, ge=1)
     checkpoint_every_n_steps: int = Field(default=50, ge=1)  # last.ckpt, to resume after a crash
-    num_threads: int | None = None  # torch intra-op threads; None: one per core
+    num_threads: int | None = Field(
+        default=None, ge=1
+    )  # torch intra-op threads; None: one per core
     fast_dropout: bool = True  # cheaper dropout masks on CPU (models/fast_dropout.py)
+
+    @model_validator(mode="after")
+    def _hardware_exists(self) -> Self:
+        if self.accelerator in ("gpu", "cuda", "mps"):
+            import torch  # only here: most commands never need it to read params
+
+            found = (torch.backends.mps.is_available() if self.accelerator == "mps"
+                     else torch.cuda.is_available())  # fmt: skip
+            if not found:
+                raise ValueError(f"accelerator {self.accelerator!r}: this machine has none "
+                                 "(use cpu or auto)")  # fmt: skip
+        if self.max_epochs == -1 and self.max_steps == -1 and self.max_minutes is None:
+            raise ValueError("max_epochs -1 (no limit) needs max_steps or max_minutes, else "
+                             "training never ends")  # fmt: skip
+        return self
 
 
 class OptimizerConfig(Section):
@@ -310,9 +344,9 @@ class QaConfig(TaskConfig, QaInference):
 
 
 class Params(Section):
-    """The whole params.yaml."""
+    """The whole params.yaml: exactly the three task sections (a misspelt one is an error)."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
     seq2seq: Seq2SeqConfig
     ner: NerConfig
     qa: QaConfig

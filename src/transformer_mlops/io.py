@@ -12,6 +12,19 @@ from pathlib import Path
 from typing import Any
 
 
+def _umask() -> int:
+    """The process umask (reading it means setting it: put it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def default_mode(directory: bool = False) -> int:
+    """The mode `open`/`mkdir` would give under the process umask (mkstemp/mkdtemp give
+    0600/0700 whatever the umask: outputs must be as readable as any other file)."""
+    return (0o777 if directory else 0o666) & ~_umask()
+
+
 def _fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
@@ -31,6 +44,7 @@ def atomic_write_text(path: str | Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, default_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -47,6 +61,7 @@ def save_figure(fig, path: str | Path) -> None:
     os.close(fd)
     try:
         fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
+        os.chmod(tmp, default_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -93,6 +108,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    os.chmod(tmp, default_mode(directory=True))
     try:
         yield tmp
     except BaseException:

@@ -17,7 +17,7 @@ import yaml
 
 from tests.integration.conftest import run
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 GUARDED = [
     "data/prepared",

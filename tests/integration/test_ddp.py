@@ -12,7 +12,7 @@ import torch
 from tests.integration.conftest import run
 from transformer_mlops.inference.scratch import load_scratch_model, translate
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_two_process_ddp_trains_on_both_ranks_and_the_checkpoint_loads(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import ci_profile
 from tests.integration.conftest import edit_params, run
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 DATA_STAGES = ["validate@seq2seq", "validate@ner", "validate@qa"]
 

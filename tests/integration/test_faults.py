@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import ci_profile
 from tests.integration.conftest import copy_project, edit_params, project_env, run
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 UP_TO_DATE = "Data and pipelines are up to date."
 
 

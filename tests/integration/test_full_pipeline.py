@@ -16,7 +16,7 @@ import yaml
 from tests.integration.conftest import edit_params, run
 from transformer_mlops.config import NerInference, QaInference, ScratchInference, load_params
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,8 @@ def test_registered_models_carry_the_inference_settings_of_params(project):
     for task, settings in expected.items():
         champion = mlflow_client(project).get_model_version_by_alias(task, "champion")
         found = [yaml.safe_load(p.read_text()) for p in (project / "mlartifacts").rglob("MLmodel")]
-        configs = [m.get("model_config") for m in found if m.get("run_id") == champion.run_id]
+        configs = [m["flavors"].get("python_function", {}).get("config") for m in found
+                   if m.get("run_id") == champion.run_id]  # fmt: skip
         assert settings in configs, f"{task}: {configs} != {settings}"
 
 

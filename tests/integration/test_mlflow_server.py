@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import ci_profile
 from tests.integration.conftest import copy_project, edit_params, project_env, run
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def free_port() -> int:

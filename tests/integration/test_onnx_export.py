@@ -18,6 +18,7 @@ from transformer_mlops.inference.qa import answer, load_qa_model
 from transformer_mlops.io import read_jsonl
 
 pytest.importorskip("onnxruntime")
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import yaml
 
 from tests.integration.conftest import ROOT, copy_project, output_hashes, project_env
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 WORKFLOW = ROOT / ".github/workflows/repro.yml"
 

@@ -67,3 +67,48 @@ def test_unknown_task_and_missing_file(root, tmp_path):
     bad.write_text(yaml.safe_dump([1, 2]))
     with pytest.raises(ConfigError, match="mapping at the top level"):
         load_params(bad)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("seq2seq.model.n_heads", 3, ["seq2seq.model", "d_model (128) must be a multiple of n_heads (3)"]),
+        ("seq2seq.model.dropout", 1.5, ["seq2seq.model", "dropout must be in [0, 1)"]),
+        ("seq2seq.model.n_encoder_layers", 0, ["seq2seq.model", "n_encoder_layers must be at least 1"]),
+        ("ner.train.trainer.max_epochs", -5, ["ner.train.trainer.max_epochs", "greater than or equal to -1"]),
+        ("qa.train.trainer.precision", "bf17", ["qa.train.trainer.precision", "'bf16-mixed'"]),
+        ("qa.train.trainer.accelerator", "tpu-ish", ["qa.train.trainer.accelerator", "'cpu'"]),
+        ("ner.train.trainer.num_nodes", 0, ["ner.train.trainer.num_nodes"]),
+    ],
+)  # fmt: skip
+def test_structural_rules_name_the_key(default_params_raw, key, value, words):
+    raw = copy.deepcopy(default_params_raw)
+    *parents, last = key.split(".")
+    node = raw
+    for part in parents:
+        node = node[part]
+    node[last] = value
+    with pytest.raises(ConfigError) as error:
+        parse_params(raw)
+    for word in words:
+        assert word in str(error.value), str(error.value)
+
+
+def test_an_accelerator_the_machine_lacks_is_refused(default_params_raw):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    raw = copy.deepcopy(default_params_raw)
+    raw["ner"]["train"]["trainer"]["accelerator"] = "gpu"
+    with pytest.raises(
+        ConfigError, match=r"ner.train.trainer: .*accelerator 'gpu': this machine has none"
+    ):
+        parse_params(raw)
+
+
+def test_a_misspelt_top_level_section_is_an_error(default_params_raw):
+    raw = copy.deepcopy(default_params_raw)
+    raw["nerr"] = raw["ner"]
+    with pytest.raises(ConfigError, match=r"nerr: unknown key"):
+        parse_params(raw)

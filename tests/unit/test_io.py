@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from transformer_mlops.io import atomic_dir, atomic_write_text, dump_json, read_jsonl, write_jsonl
@@ -28,3 +30,18 @@ def test_json_is_stable_and_jsonl_round_trips(tmp_path):
     rows = [{"id": "x", "tokens": ["É", "b"]}, {"id": "y", "tokens": []}]
     assert write_jsonl(tmp_path / "r.jsonl", rows) == 2
     assert read_jsonl(tmp_path / "r.jsonl") == rows
+
+
+@pytest.mark.parametrize(
+    ("umask", "file_mode", "dir_mode"), [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700)]
+)
+def test_outputs_get_the_modes_of_the_process_umask(tmp_path, umask, file_mode, dir_mode):
+    old = os.umask(umask)
+    try:
+        atomic_write_text(tmp_path / "a.txt", "x")
+        with atomic_dir(tmp_path / "folder") as folder:
+            (folder / "inner.txt").write_text("y")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == file_mode
+    assert (tmp_path / "folder").stat().st_mode & 0o777 == dir_mode

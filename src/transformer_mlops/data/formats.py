@@ -8,26 +8,36 @@ raises DataError naming the file and line (or JSON path) and what was expected.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 
 from transformer_mlops.errors import DataError
 
+log = logging.getLogger(__name__)
+BOM = "\ufeff"
+
 
 def read_text(path: str | Path) -> str:
-    """Read a UTF-8 text file, with a clear error for a missing or non-UTF-8 file."""
+    """Read a UTF-8 text file, with a clear error for a missing or non-UTF-8 file. A leading
+    byte-order mark (Windows editors write one) is removed with a warning: kept, it would glue
+    itself to the first token (a CoNLL `-DOCSTART-` line would become a training sentence)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     data = path.read_bytes()
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise DataError(
             f"{path}:{line}: not valid UTF-8 (byte 0x{data[error.start]:02x} at offset "
             f"{error.start}); expected a UTF-8 text file"
         ) from None
+    if text.startswith(BOM):
+        log.warning("%s: starts with a UTF-8 byte-order mark; removed it", path)
+        text = text[len(BOM) :]
+    return text
 
 
 def read_conll(path: str | Path, tag_column: int = -1) -> list[dict]:

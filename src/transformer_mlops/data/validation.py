@@ -25,6 +25,7 @@ from transformer_mlops.errors import ValidationFailed
 from transformer_mlops.io import atomic_dir, read_jsonl, write_json
 
 MAX_EXAMPLES = 5  # offending rows shown per failed check
+NOT_BLANK = r"\S"  # a text with at least one non-whitespace character
 INDEX_COLUMNS = {"tokens": ["id", "position"]}  # what identifies an offending row, per frame
 logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its INFO is internal chatter
 
@@ -129,8 +130,8 @@ def checks(task: str, cfg: DataConfig, labels: list[str] | None = None) -> list[
     if task == "seq2seq":
         for column in ("source", "target"):
             suite.append(
-                Check("rows", f"no empty {column} text",
-                      gxe.ExpectColumnValueLengthsToBeBetween(column=column, min_value=1))
+                Check("rows", f"no empty {column} text (blank counts as empty)",
+                      gxe.ExpectColumnValuesToMatchRegex(column=column, regex=NOT_BLANK))
             )  # fmt: skip
     elif task == "ner":
         labels = labels or []
@@ -148,14 +149,14 @@ def checks(task: str, cfg: DataConfig, labels: list[str] | None = None) -> list[
         ]  # fmt: skip
     else:
         suite += [
-            Check("rows", "no empty context",
-                  gxe.ExpectColumnValueLengthsToBeBetween(column="context", min_value=1)),
-            Check("rows", "no empty question",
-                  gxe.ExpectColumnValueLengthsToBeBetween(column="question", min_value=1)),
+            Check("rows", "no empty context (blank counts as empty)",
+                  gxe.ExpectColumnValuesToMatchRegex(column="context", regex=NOT_BLANK)),
+            Check("rows", "no empty question (blank counts as empty)",
+                  gxe.ExpectColumnValuesToMatchRegex(column="question", regex=NOT_BLANK)),
             Check("rows", "every question has an answer",
                   gxe.ExpectColumnValuesToBeBetween(column="n_answers", min_value=1)),
-            Check("answers", "no empty answer text",
-                  gxe.ExpectColumnValueLengthsToBeBetween(column="answer_text", min_value=1)),
+            Check("answers", "no empty answer text (blank counts as empty)",
+                  gxe.ExpectColumnValuesToMatchRegex(column="answer_text", regex=NOT_BLANK)),
             Check("answers", "answer_start is not negative",
                   gxe.ExpectColumnValuesToBeBetween(column="answer_start", min_value=0)),
             Check("answers", "answer ends inside the context",

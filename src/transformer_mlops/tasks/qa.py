@@ -18,6 +18,7 @@ import torch
 from transformers import AutoModelForQuestionAnswering
 
 from transformer_mlops.config import QaConfig
+from transformer_mlops.errors import ConfigError
 from transformer_mlops.features.batching import IGNORE, bucketed_loader
 from transformer_mlops.features.qa import (
     Candidate,
@@ -123,13 +124,13 @@ class QaModule(L.LightningModule):
         if evidence.weight > 0:
             layers = model.config.num_hidden_layers
             if not -(layers + 1) <= evidence.layer <= layers:
-                raise ValueError(
+                raise ConfigError(
                     f"qa.train.evidence.layer = {evidence.layer}: {cfg.model} has {layers} layers, "
                     f"so the layer must be in [{-(layers + 1)}, {layers}] (0 = embeddings)"
                 )
             frozen = cfg.train.freeze_layers  # hidden_states[i] is layer i's output
             if frozen and evidence.layer % (layers + 1) <= frozen:
-                raise ValueError(
+                raise ConfigError(
                     f"qa.train.evidence.layer = {evidence.layer} reads a frozen layer "
                     f"(qa.train.freeze_layers = {frozen}): only its head would learn; read a layer "
                     f"above {frozen}"

@@ -4,6 +4,7 @@ best checkpoint, early stopping, resume state, throughput, the best validated we
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -11,9 +12,11 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from transformer_mlops.config import TrainerConfig
+from transformer_mlops.io import default_mode
 from transformer_mlops.tasks.callbacks import (
     Throughput,
     ValidationTracker,
@@ -28,14 +31,38 @@ log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before")
 
 
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints are written to a temp file beside their target, flushed to disk, then renamed
+    into place: a kill or a full disk leaves the previous checkpoint whole (Lightning's own
+    writer opens the final path and fills it, so a full disk left a partial best.ckpt)."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path,
+                        storage_options: Any | None = None) -> None:  # fmt: skip
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            with open(tmp, "wb") as handle:
+                torch.save(checkpoint, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, default_mode())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+
 def build_trainer(cfg: TrainerConfig, *, callbacks: list, logger=False, root_dir: str | Path,
                   enable_progress_bar: bool = True, **overrides) -> L.Trainer:  # fmt: skip
     """A Lightning Trainer from params; `overrides` are for tests (e.g. limit_train_batches)."""
     precision = resolve_precision(cfg.precision, cfg.accelerator)
     log.info("precision %s (params: %s)", precision, cfg.precision)
+    plugins: list = [AtomicCheckpointIO()]
     if precision == "bf16-mixed":
         device = "cuda" if on_gpu(cfg.accelerator) else "cpu"
-        precision_kwargs = {"plugins": [Bf16MixedPrecision(device)]}
+        plugins.append(Bf16MixedPrecision(device))
+        precision_kwargs = {}
     else:
         precision_kwargs = {"precision": precision}
     kwargs = dict(
@@ -43,6 +70,7 @@ def build_trainer(cfg: TrainerConfig, *, callbacks: list, logger=False, root_dir
         devices=cfg.devices,
         strategy=cfg.strategy,
         num_nodes=cfg.num_nodes,
+        plugins=plugins,
         **precision_kwargs,
         max_epochs=cfg.max_epochs,
         max_steps=cfg.max_steps,

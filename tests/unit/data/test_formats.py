@@ -130,3 +130,11 @@ def test_non_utf8_and_missing_file(tmp_path):
         formats.read_tsv_pairs(path)
     with pytest.raises(DataError, match="file not found"):
         formats.read_conll(tmp_path / "missing.txt")
+
+
+def test_a_byte_order_mark_is_removed_and_said(tmp_path, caplog):
+    path = tmp_path / "bom.conll"
+    path.write_text("\ufeff-DOCSTART- O\n\nParis B-LOC\nwins O\n", encoding="utf-8")
+    records = formats.read_conll(path)
+    assert [r["tokens"] for r in records] == [["Paris", "wins"]]  # -DOCSTART- still recognised
+    assert "byte-order mark" in caplog.text and "bom.conll" in caplog.text

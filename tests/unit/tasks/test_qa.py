@@ -11,6 +11,7 @@ import torch
 from tests.conftest import ci_profile
 from transformer_mlops.config import QaInference, SyntheticConfig, parse_params
 from transformer_mlops.data.synthetic import generate
+from transformer_mlops.errors import ConfigError
 from transformer_mlops.io import write_jsonl
 from transformer_mlops.tasks.qa import train
 
@@ -182,9 +183,9 @@ def test_evidence_loss_is_bce_on_the_labelled_tokens_of_the_chosen_layer(qa_cfg)
     # a layer the model does not have is refused, naming the parameter
     raw = qa_cfg.model_dump()
     raw["train"]["evidence"] = {"weight": 1.0, "layer": 9}
-    with pytest.raises(ValueError, match=r"qa.train.evidence.layer = 9: .* has 6 layers"):
+    with pytest.raises(ConfigError, match=r"qa.train.evidence.layer = 9: .* has 6 layers"):
         QaModule(model, type(qa_cfg).model_validate(raw))
     # ... and so is a layer that does not learn (the fixture freezes the bottom layer)
     raw["train"]["evidence"] = {"weight": 1.0, "layer": 1}
-    with pytest.raises(ValueError, match=r"evidence.layer = 1 reads a frozen layer"):
+    with pytest.raises(ConfigError, match=r"evidence.layer = 1 reads a frozen layer"):
         QaModule(model, type(qa_cfg).model_validate(raw))

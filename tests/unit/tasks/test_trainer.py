@@ -106,3 +106,20 @@ def test_bf16_plugin_clips_the_gradients_of_a_fused_optimizer():
     optimizer = torch.optim.AdamW([weight], fused=True)
     Bf16MixedPrecision("cpu").clip_gradients(optimizer, clip_val=1.0)
     assert torch.linalg.vector_norm(weight.grad).item() == pytest.approx(1.0, rel=1e-5)
+
+
+class _Unpicklable:
+    def __reduce__(self):
+        raise OSError(28, "No space left on device")  # what a full disk does mid-write
+
+
+def test_a_failed_checkpoint_write_leaves_the_previous_file_whole(tmp_path):
+    from transformer_mlops.tasks.trainer import AtomicCheckpointIO
+
+    io, path = AtomicCheckpointIO(), tmp_path / "best.ckpt"
+    io.save_checkpoint({"state_dict": {"w": torch.ones(3)}}, path)
+    before = path.read_bytes()
+    with pytest.raises(OSError, match="No space left"):
+        io.save_checkpoint({"state_dict": {"w": torch.zeros(3)}, "extra": _Unpicklable()}, path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.ckpt"]  # no temp file left
