@@ -23,6 +23,24 @@ def ci_profile(raw: dict) -> None:
     raw.update(merged)
 
 
+def ci_params(raw: dict) -> dict:
+    """A CI-profile copy of a params mapping (the original is left as it is)."""
+    shrunk = copy.deepcopy(raw)
+    ci_profile(shrunk)
+    return shrunk
+
+
+def write_synthetic(task: str, prepared_dir: Path, train: int, validation: int, test: int) -> None:
+    """Synthetic splits of `task` (seed 0) as prepared JSON lines, like the prepare stage."""
+    from transformer_mlops.config import SyntheticConfig
+    from transformer_mlops.data.synthetic import generate
+    from transformer_mlops.io import write_jsonl
+
+    sizes = SyntheticConfig(train=train, validation=validation, test=test)
+    for split, rows in generate(task, sizes, seed=0).items():
+        write_jsonl(prepared_dir / f"{split}.jsonl", rows)
+
+
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
@@ -44,6 +62,4 @@ def default_params_raw() -> dict:
 @pytest.fixture
 def ci_params_raw(default_params_raw) -> dict:
     """params.yaml shrunk by the CI profile (a fresh copy per test)."""
-    raw = copy.deepcopy(default_params_raw)
-    ci_profile(raw)
-    return raw
+    return ci_params(default_params_raw)

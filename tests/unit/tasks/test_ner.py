@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
 from transformers import pipeline
 
-from tests.conftest import ci_profile
-from transformer_mlops.config import NerInference, SyntheticConfig, parse_params
-from transformer_mlops.data.synthetic import generate
-from transformer_mlops.io import write_jsonl
+from tests.conftest import ci_params, write_synthetic
+from transformer_mlops.config import NerInference, parse_params
 from transformer_mlops.tasks.ner import train
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, default_params_raw):
     root = tmp_path_factory.mktemp("ner")
-    for split, rows in generate(
-        "ner", SyntheticConfig(train=96, validation=32, test=16), seed=0
-    ).items():
-        write_jsonl(root / "prepared" / f"{split}.jsonl", rows)
-    raw = copy.deepcopy(default_params_raw)
-    ci_profile(raw)
+    write_synthetic("ner", root / "prepared", train=96, validation=32, test=16)
+    raw = ci_params(default_params_raw)
     raw["ner"]["train"] = {"batch_size": 16, "eval_batch_size": 32,
                            "optimizer": {"lr": 1e-4, "warmup_steps": 2, "schedule": "linear"},
                            "trainer": {"max_epochs": 1, "precision": "32-true", "log_every_n_steps": 2}}  # fmt: skip

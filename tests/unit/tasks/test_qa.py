@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
 import torch
 
-from tests.conftest import ci_profile
-from transformer_mlops.config import QaInference, SyntheticConfig, parse_params
-from transformer_mlops.data.synthetic import generate
+from tests.conftest import ci_params, write_synthetic
+from transformer_mlops.config import QaInference, parse_params
 from transformer_mlops.errors import ConfigError
-from transformer_mlops.io import write_jsonl
 from transformer_mlops.tasks.qa import train
 
 
 @pytest.fixture(scope="module")
 def qa_cfg(default_params_raw):
-    raw = copy.deepcopy(default_params_raw)
-    ci_profile(raw)
+    raw = ci_params(default_params_raw)
     raw["qa"].update(max_length=128, doc_stride=32)
     raw["qa"]["train"] = {"batch_size": 16, "eval_batch_size": 32, "freeze_word_embeddings": True,
                           "freeze_layers": 1, "evidence": {"weight": 1.0, "layer": -2},
@@ -31,9 +27,7 @@ def qa_cfg(default_params_raw):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, qa_cfg):
     root = tmp_path_factory.mktemp("qa")
-    data = generate("qa", SyntheticConfig(train=64, validation=24, test=16), seed=0)
-    for split, rows in data.items():
-        write_jsonl(root / "prepared" / f"{split}.jsonl", rows)
+    write_synthetic("qa", root / "prepared", train=64, validation=24, test=16)
     summary = train(
         qa_cfg, root / "prepared", root / "model", root / "ckpt", enable_progress_bar=False
     )

@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
 
-from tests.conftest import ci_profile
-from transformer_mlops.config import SyntheticConfig, parse_params
-from transformer_mlops.data.synthetic import generate
+from tests.conftest import ci_params, write_synthetic
+from transformer_mlops.config import parse_params
 from transformer_mlops.evaluation.seq2seq import evaluate
 from transformer_mlops.inference.scratch import load_scratch_model, translate
-from transformer_mlops.io import write_jsonl
 from transformer_mlops.tasks.seq2seq import train
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, default_params_raw):
     root = tmp_path_factory.mktemp("scratch")
-    splits = generate("seq2seq", SyntheticConfig(train=256, validation=64, test=32), seed=0)
-    for split, rows in splits.items():
-        write_jsonl(root / "prepared" / f"{split}.jsonl", rows)
-    raw = copy.deepcopy(default_params_raw)
-    ci_profile(raw)
+    write_synthetic("seq2seq", root / "prepared", train=256, validation=64, test=32)
+    raw = ci_params(default_params_raw)
     raw["seq2seq"]["train"].update(batch_size=32, val_decode_limit=32)
     raw["seq2seq"]["train"]["trainer"].update(max_epochs=2, log_every_n_steps=2)
     raw["seq2seq"]["eval"].update(beam_size=2)

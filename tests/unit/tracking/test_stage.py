@@ -3,17 +3,13 @@ schedule, loop counters, RNG (dropout) and the position in the epoch's batch ord
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 import torch
 
-from tests.conftest import ci_profile
+from tests.conftest import ci_params, write_synthetic
 from tests.integration.crash_callback import Crash
-from transformer_mlops.config import SyntheticConfig, parse_params
-from transformer_mlops.data.synthetic import generate
+from transformer_mlops.config import parse_params
 from transformer_mlops.errors import UserError
-from transformer_mlops.io import write_jsonl
 from transformer_mlops.tasks.seq2seq import train
 from transformer_mlops.tracking.stage import ResumePoint, fingerprint
 
@@ -21,11 +17,8 @@ from transformer_mlops.tracking.stage import ResumePoint, fingerprint
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory, default_params_raw):
     root = tmp_path_factory.mktemp("resume")
-    splits = generate("seq2seq", SyntheticConfig(train=256, validation=64, test=32), seed=0)
-    for split, rows in splits.items():
-        write_jsonl(root / "prepared" / f"{split}.jsonl", rows)
-    raw = copy.deepcopy(default_params_raw)
-    ci_profile(raw)
+    write_synthetic("seq2seq", root / "prepared", train=256, validation=64, test=32)
+    raw = ci_params(default_params_raw)
     raw["seq2seq"]["model"].update(dropout=0.2)
     raw["seq2seq"]["train"].update(batch_size=32, val_decode_limit=32)
     raw["seq2seq"]["train"]["trainer"].update(max_epochs=2, checkpoint_every_n_steps=3)
