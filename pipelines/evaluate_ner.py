@@ -4,16 +4,17 @@ plot, behavioural checks; all logged to the training stage's MLflow run."""
 from __future__ import annotations
 
 from transformer_mlops.config import NerInference, load_params
-from transformer_mlops.evaluation.behaviour_ner import run_checks
-from transformer_mlops.evaluation.ner import evaluate
-from transformer_mlops.inference.ner import load_ner_model
-from transformer_mlops.io import write_json
-from transformer_mlops.runner import log, run_user_command, setup_logging
-from transformer_mlops.tracking.runs import log_evaluation
+from transformer_mlops.runner import log, run_stage, setup_logging
 
 
 def main() -> None:
-    cfg = load_params().ner
+    cfg = load_params().ner  # params first: a mistake costs a second, not the imports
+    from transformer_mlops.evaluation.behaviour_ner import run_checks
+    from transformer_mlops.evaluation.ner import evaluate
+    from transformer_mlops.inference.ner import load_ner_model
+    from transformer_mlops.io import write_json
+    from transformer_mlops.tracking.runs import log_evaluation
+
     settings = NerInference.of(cfg)  # the same object goes to the registered model
     model, tokenizer = load_ner_model("models/ner")
     metrics = evaluate(model, tokenizer, "data/prepared/ner", settings, cfg.eval.worst_errors,
@@ -32,4 +33,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     setup_logging()
-    run_user_command(main)
+    run_stage("evaluate_ner", main)

@@ -4,16 +4,17 @@ behavioural checks; all logged to the training stage's MLflow run."""
 from __future__ import annotations
 
 from transformer_mlops.config import QaInference, load_params
-from transformer_mlops.evaluation.behaviour_qa import run_checks
-from transformer_mlops.evaluation.qa import evaluate
-from transformer_mlops.inference.qa import load_qa_model
-from transformer_mlops.io import write_json
-from transformer_mlops.runner import log, run_user_command, setup_logging
-from transformer_mlops.tracking.runs import log_evaluation
+from transformer_mlops.runner import log, run_stage, setup_logging
 
 
 def main() -> None:
-    cfg = load_params().qa
+    cfg = load_params().qa  # params first: a mistake costs a second, not the imports
+    from transformer_mlops.evaluation.behaviour_qa import run_checks
+    from transformer_mlops.evaluation.qa import evaluate
+    from transformer_mlops.inference.qa import load_qa_model
+    from transformer_mlops.io import write_json
+    from transformer_mlops.tracking.runs import log_evaluation
+
     model, tokenizer = load_qa_model("models/qa")
     metrics = evaluate(model, tokenizer, "data/prepared/qa", cfg,
                        metrics_path="reports/metrics/qa.json", errors_path="reports/errors/qa.json",
@@ -33,4 +34,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     setup_logging()
-    run_user_command(main)
+    run_stage("evaluate_qa", main)

@@ -6,14 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from transformer_mlops.config import load_params
-from transformer_mlops.evaluation.seq2seq import evaluate
-from transformer_mlops.inference.scratch import load_scratch_model
-from transformer_mlops.runner import log, run_user_command, setup_logging
-from transformer_mlops.tracking.runs import log_evaluation
+from transformer_mlops.runner import log, run_stage, setup_logging
 
 
 def main() -> None:
-    cfg = load_params().seq2seq
+    cfg = load_params().seq2seq  # params first: a mistake costs a second, not the imports
+    from transformer_mlops.evaluation.seq2seq import evaluate
+    from transformer_mlops.inference.scratch import load_scratch_model
+    from transformer_mlops.tracking.runs import log_evaluation
+
     model, tokenizer = load_scratch_model("models/scratch")
     metrics = evaluate(model, tokenizer, "data/prepared/seq2seq", cfg.eval,
                        metrics_path="reports/metrics/scratch.json",
@@ -29,4 +30,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     setup_logging()
-    run_user_command(main)
+    run_stage("evaluate_scratch", main)

@@ -4,14 +4,15 @@ reports/speed/ner.json, and an MLflow run (id in reports/runs/ner.json)."""
 from __future__ import annotations
 
 from transformer_mlops.config import load_params
-from transformer_mlops.runner import log, run_user_command, setup_logging
-from transformer_mlops.tasks.ner import train
-from transformer_mlops.tasks.pretrained import resolve_pretrained
-from transformer_mlops.tracking.stage import run_training_stage
+from transformer_mlops.runner import log, run_stage, setup_logging
 
 
 def main() -> None:
-    cfg = load_params().ner
+    cfg = load_params().ner  # params first: a mistake costs a second, not the imports
+    from transformer_mlops.tasks.ner import train
+    from transformer_mlops.tasks.pretrained import resolve_pretrained
+    from transformer_mlops.tracking.stage import run_training_stage
+
     resolve_pretrained(cfg.model, key="ner.model")  # a bad name stops before any MLflow run
     summary = run_training_stage("ner", "finetune_ner", cfg, train)
     if summary is not None:  # rank 0
@@ -21,4 +22,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     setup_logging()
-    run_user_command(main)
+    run_stage("finetune_ner", main)

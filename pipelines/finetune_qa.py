@@ -4,14 +4,15 @@ reports/speed/qa.json, and an MLflow run (id in reports/runs/qa.json)."""
 from __future__ import annotations
 
 from transformer_mlops.config import load_params
-from transformer_mlops.runner import log, run_user_command, setup_logging
-from transformer_mlops.tasks.pretrained import resolve_pretrained
-from transformer_mlops.tasks.qa import train
-from transformer_mlops.tracking.stage import run_training_stage
+from transformer_mlops.runner import log, run_stage, setup_logging
 
 
 def main() -> None:
-    cfg = load_params().qa
+    cfg = load_params().qa  # params first: a mistake costs a second, not the imports
+    from transformer_mlops.tasks.pretrained import resolve_pretrained
+    from transformer_mlops.tasks.qa import train
+    from transformer_mlops.tracking.stage import run_training_stage
+
     resolve_pretrained(cfg.model, key="qa.model")  # a bad name stops before any MLflow run
     summary = run_training_stage("qa", "finetune_qa", cfg, train)
     if summary is not None:  # rank 0
@@ -21,4 +22,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     setup_logging()
-    run_user_command(main)
+    run_stage("finetune_qa", main)

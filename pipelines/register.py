@@ -12,14 +12,15 @@ STARTED = time.perf_counter()  # before the imports: they are part of the stage'
 from transformer_mlops.config import NerInference, QaInference, ScratchInference, load_params
 from transformer_mlops.distributed import is_global_zero
 from transformer_mlops.io import write_json
-from transformer_mlops.runner import log, run_user_command, setup_logging
-from transformer_mlops.tracking.registry import REGISTRY_REPORT, register
+from transformer_mlops.runner import log, run_stage, setup_logging
 
 
 def main() -> None:
     if not is_global_zero():
         return
-    params = load_params()
+    params = load_params()  # params first: a mistake costs a second, not the imports
+    from transformer_mlops.tracking.registry import REGISTRY_REPORT, register
+
     settings = {  # what each registered model is served with: the settings it was evaluated with
         "scratch": ScratchInference.of(params.seq2seq.eval),
         "ner": NerInference.of(params.ner),
@@ -38,4 +39,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     setup_logging()
-    run_user_command(main)
+    run_stage("register", main)

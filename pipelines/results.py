@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from transformer_mlops.evaluation.results import write_results
-from transformer_mlops.runner import log, run_user_command, setup_logging
+from transformer_mlops.runner import log, run_stage, setup_logging
 
 
 def main() -> None:
@@ -13,4 +13,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     setup_logging()
-    run_user_command(main)
+    run_stage("results", main)

@@ -4,13 +4,14 @@ loss plots, and an MLflow run (id in reports/runs/scratch.json)."""
 from __future__ import annotations
 
 from transformer_mlops.config import load_params
-from transformer_mlops.runner import log, run_user_command, setup_logging
-from transformer_mlops.tasks.seq2seq import train
-from transformer_mlops.tracking.stage import run_training_stage
+from transformer_mlops.runner import log, run_stage, setup_logging
 
 
 def main() -> None:
-    cfg = load_params().seq2seq
+    cfg = load_params().seq2seq  # params first: a mistake costs a second, not the imports
+    from transformer_mlops.tasks.seq2seq import train
+    from transformer_mlops.tracking.stage import run_training_stage
+
     summary = run_training_stage("scratch", "train_scratch", cfg, train, data_task="seq2seq")
     if summary is not None:  # rank 0
         log.info("trained scratch model: best val exact match %.4f after %d steps",
@@ -19,4 +20,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     setup_logging()
-    run_user_command(main)
+    run_stage("train_scratch", main)

@@ -98,6 +98,27 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
+def staging_dir(path: str | Path) -> Path:
+    """An empty temp directory beside `path` (same file system: it can be renamed into place)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    os.chmod(tmp, default_mode(directory=True))
+    return tmp
+
+
+def replace_dir(staged: str | Path, path: str | Path) -> None:
+    """Put the complete directory `staged` in the place of `path` (two renames)."""
+    path = Path(path)
+    backup = path.with_name(f".{path.name}.old")
+    shutil.rmtree(backup, ignore_errors=True)
+    if path.exists():
+        os.replace(path, backup)
+    os.replace(staged, path)
+    _fsync_dir(path.parent)
+    shutil.rmtree(backup, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield an empty temp directory that replaces `path` only if the block succeeds.
@@ -105,19 +126,10 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     The old directory (if any) stays intact until the new one is complete; on error the
     temp directory is removed and `path` is untouched.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    os.chmod(tmp, default_mode(directory=True))
+    tmp = staging_dir(path)
     try:
         yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    backup = path.with_name(f".{path.name}.old")
-    shutil.rmtree(backup, ignore_errors=True)
-    if path.exists():
-        os.replace(path, backup)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-    shutil.rmtree(backup, ignore_errors=True)
+    replace_dir(tmp, path)

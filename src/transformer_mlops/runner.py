@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 import warnings
 from collections.abc import Callable
 from typing import Any
 
+from transformer_mlops.distributed import is_global_zero
 from transformer_mlops.errors import UserError
+from transformer_mlops.outputs import kept_on_failure, stage_outputs
 
 log = logging.getLogger("transformer_mlops")
 
@@ -28,10 +31,55 @@ def setup_logging(level: int = logging.INFO) -> None:
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
 
 
-def run_user_command(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run `function`; a UserError becomes one clear message and exit status 2, no traceback."""
+# Failures of the file system a user fixes (space, permissions, a file where a folder belongs).
+FILE_SYSTEM_ERRORS = {
+    errno.ENOSPC: "the disk is full: free some space (`df -h .`) and run again",
+    errno.EDQUOT: "the disk quota is exceeded: free some space and run again",
+    errno.EFBIG: "the file is larger than this process may write (`ulimit -f`)",
+    errno.EACCES: "permission denied: make it writable (`ls -ld`, `chmod u+w`)",
+    errno.EPERM: "operation not permitted: make it writable (`ls -ld`, `chmod u+w`)",
+    errno.EROFS: "the file system is read-only",
+    errno.ENOTDIR: "a file stands where a folder is needed: move it away",
+    errno.EISDIR: "a folder stands where a file is needed: move it away",
+}
+
+
+def file_system_message(error: OSError) -> str | None:
+    """One line for a file-system failure a user can fix, naming the path; None for others."""
+    advice = FILE_SYSTEM_ERRORS.get(error.errno or 0)
+    if advice is None:
+        return None
+    where = f"cannot write {error.filename}" if error.filename else "cannot write"
+    return f"{where}: {advice}"
+
+
+def run_user_command(function: Callable[..., Any], *args: Any, after_failure: str = "",
+                     **kwargs: Any) -> Any:  # fmt: skip
+    """Run `function`; a UserError (or a file-system failure the user can fix) becomes one
+    clear message and exit status 2, no traceback. `after_failure` is added to the message."""
     try:
         return function(*args, **kwargs)
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+        message = str(error)
+    except OSError as error:
+        message = file_system_message(error)
+        if message is None:
+            raise
+    except KeyboardInterrupt:
+        print(f"interrupted{after_failure}", file=sys.stderr)
+        raise SystemExit(130) from None
+    print(f"error: {message}{after_failure}", file=sys.stderr)
+    raise SystemExit(2) from None
+
+
+def run_stage(stage: str, function: Callable[..., Any], *args: Any) -> Any:
+    """The entry of a DVC stage script: `run_user_command`, with the stage's outputs (from
+    dvc.yaml) put back as they were when it fails (outputs.kept_on_failure; rank 0 only)."""
+    outputs = stage_outputs(stage) if is_global_zero() else []
+
+    def guarded() -> Any:
+        with kept_on_failure(outputs):
+            return function(*args)
+
+    kept = f"\n{stage}: its previous outputs are unchanged." if outputs else ""
+    return run_user_command(guarded, after_failure=kept)

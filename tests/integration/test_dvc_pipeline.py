@@ -11,7 +11,7 @@ from tests.integration.conftest import edit_params, run
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-DATA_STAGES = ["validate@seq2seq", "validate@ner", "validate@qa"]
+DATA_STAGES = ["prepare@seq2seq", "prepare@ner", "prepare@qa"]
 
 
 def test_repro_prepares_validates_and_is_then_a_no_op(project):
@@ -61,7 +61,7 @@ def test_bad_data_stops_the_pipeline_with_a_readable_report(project):
         raw["ner"]["data"]["drop_overlap"] = False
 
     edit_params(project, use_bad_file)
-    proc = run(["dvc", "repro", "validate@ner"], project, check=False)
+    proc = run(["dvc", "repro", "prepare@ner"], project, check=False)
     assert proc.returncode != 0
     output = proc.stdout + proc.stderr
     assert "Data validation failed for task 'ner'" in output
@@ -70,7 +70,9 @@ def test_bad_data_stops_the_pipeline_with_a_readable_report(project):
     assert "FAILED [test] tokens: IOB2 well formed" in output and "B-LOC>I-ORG" in output
     assert "Traceback" not in output
     assert not (project / "reports/validation/ner.json").exists()
+    assert not (project / "data/prepared/ner").exists()  # data that fails is never written
     assert (project / "reports/validation/ner.failed.json").is_file()
+    assert (project / "reports/validation/docs/ner.failed/index.html").is_file()
 
 
 def test_failed_validation_keeps_training_from_running(project):

@@ -1,4 +1,5 @@
-"""The `prepare` stage's work: load a task's source, write its splits and stats atomically."""
+"""The `prepare` stage's work: load a task's source, validate it, and only then write its
+splits, stats and validation report (data that fails validation is never written)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 
 from transformer_mlops.config import SPLITS, DataConfig
 from transformer_mlops.data.sources import Splits, load_task
+from transformer_mlops.data.validation import validate
 from transformer_mlops.io import atomic_dir, write_json, write_jsonl
 
 
@@ -46,13 +48,18 @@ def split_stats(task: str, splits: Splits) -> dict[str, Any]:
     return stats
 
 
-def prepare(task: str, cfg: DataConfig, out_dir: str | Path) -> dict[str, Any]:
-    """Write `<out_dir>/{train,validation,test}.jsonl` and `stats.json`; returns the stats.
+def prepare(task: str, cfg: DataConfig, out_dir: str | Path, report_path: str | Path,
+            docs_dir: str | Path) -> dict[str, Any]:  # fmt: skip
+    """Load, validate (Great Expectations), then write `<out_dir>/{train,validation,test}.jsonl`
+    and `stats.json`; returns the stats.
 
-    The directory is replaced only when every file is complete (see `io.atomic_dir`).
+    Validation runs on the splits in memory, before anything is written: data that fails it
+    raises ValidationFailed with its report beside the last good one (`data.validation.validate`)
+    and leaves `out_dir` as it was. The directory is replaced only when every file is complete.
     """
     splits, source_stats = load_task(task, cfg)
     stats = {"task": task, **source_stats, "splits": split_stats(task, splits)}
+    validate(task, cfg, splits, report_path, docs_dir)
     with atomic_dir(out_dir) as tmp:
         for split in SPLITS:
             write_jsonl(tmp / f"{split}.jsonl", splits[split])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +22,7 @@ import pandas as pd
 from transformer_mlops.config import SPLITS, DataConfig
 from transformer_mlops.data.schema import content_key, label_set
 from transformer_mlops.errors import ValidationFailed
-from transformer_mlops.io import atomic_dir, read_jsonl, write_json
+from transformer_mlops.io import replace_dir, staging_dir, write_json
 
 MAX_EXAMPLES = 5  # offending rows shown per failed check
 NOT_BLANK = r"\S"  # a text with at least one non-whitespace character
@@ -243,7 +243,8 @@ def _plain(value: Any) -> Any:
 def validate_splits(
     task: str, splits: dict[str, list[dict]], cfg: DataConfig, docs_dir: str | Path
 ) -> dict:
-    """Run the task's suite on every split; build Data Docs in `docs_dir`; return the report."""
+    """Run the task's suite on every split; build Data Docs in the folder `docs_dir`; return
+    the report."""
     import great_expectations as gx
 
     labels = None
@@ -253,45 +254,44 @@ def validate_splits(
     suite = checks(task, cfg, labels)
     data = frames(task, splits)
     results: list[dict] = []
-    with atomic_dir(docs_dir) as tmp:
-        context = _context(tmp)
-        source = context.data_sources.add_pandas("prepared")
-        kinds = ("rows", "tokens", "answers", "evidence")
-        targets = [f"{split}/{kind}" for split in SPLITS for kind in kinds]
-        for frame_name in [*targets, "all"]:
-            kind = frame_name.rpartition("/")[2]
-            frame_checks = [c for c in suite if c.frame == kind]
-            if frame_name in data and data[frame_name].empty:  # an empty split: only its row count
-                frame_checks = [c for c in frame_checks if not _columns(c.expectation)]
-            if frame_name not in data or not frame_checks:
-                continue
-            name = f"{task}.{frame_name.replace('/', '.')}"
-            gx_suite = context.suites.add(gx.ExpectationSuite(name=name))
-            for check in frame_checks:
-                expectation = copy.deepcopy(check.expectation)  # one instance per suite
-                expectation.notes = check.description
-                gx_suite.add_expectation(expectation)
-            batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
-            definition = context.validation_definitions.add(
-                gx.ValidationDefinition(name=name, data=batch, suite=gx_suite)
+    context = _context(Path(docs_dir))
+    source = context.data_sources.add_pandas("prepared")
+    kinds = ("rows", "tokens", "answers", "evidence")
+    targets = [f"{split}/{kind}" for split in SPLITS for kind in kinds]
+    for frame_name in [*targets, "all"]:
+        kind = frame_name.rpartition("/")[2]
+        frame_checks = [c for c in suite if c.frame == kind]
+        if frame_name in data and data[frame_name].empty:  # an empty split: only its row count
+            frame_checks = [c for c in frame_checks if not _columns(c.expectation)]
+        if frame_name not in data or not frame_checks:
+            continue
+        name = f"{task}.{frame_name.replace('/', '.')}"
+        gx_suite = context.suites.add(gx.ExpectationSuite(name=name))
+        for check in frame_checks:
+            expectation = copy.deepcopy(check.expectation)  # one instance per suite
+            expectation.notes = check.description
+            gx_suite.add_expectation(expectation)
+        batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=name, data=batch, suite=gx_suite)
+        )
+        checkpoint = context.checkpoints.add(
+            gx.Checkpoint(
+                name=name,
+                validation_definitions=[definition],
+                result_format={"result_format": "COMPLETE",
+                               "unexpected_index_column_names": INDEX_COLUMNS.get(kind, ["id"])},
             )
-            checkpoint = context.checkpoints.add(
-                gx.Checkpoint(
-                    name=name,
-                    validation_definitions=[definition],
-                    result_format={"result_format": "COMPLETE",
-                                   "unexpected_index_column_names": INDEX_COLUMNS.get(kind, ["id"])},
-                )
-            )
-            run = checkpoint.run(batch_parameters={"dataframe": data[frame_name]})
-            outcome = next(iter(run.run_results.values()))
-            by_type = {}
-            for item in outcome.results:
-                by_type.setdefault(item.expectation_config.type, []).append(item)
-            for check in frame_checks:
-                item = by_type[check.expectation.expectation_type].pop(0)
-                results.append(_summarise(check, frame_name, item, data[frame_name]))
-        context.build_data_docs(site_names=["local"])
+        )
+        run = checkpoint.run(batch_parameters={"dataframe": data[frame_name]})
+        outcome = next(iter(run.run_results.values()))
+        by_type = {}
+        for item in outcome.results:
+            by_type.setdefault(item.expectation_config.type, []).append(item)
+        for check in frame_checks:
+            item = by_type[check.expectation.expectation_type].pop(0)
+            results.append(_summarise(check, frame_name, item, data[frame_name]))
+    context.build_data_docs(site_names=["local"])
     failed = [r for r in results if not r["success"]]
     return {
         "task": task,
@@ -323,24 +323,34 @@ def format_failures(report: dict) -> str:
     return "\n".join(lines)
 
 
-def validate(task: str, cfg: DataConfig, prepared_dir: str | Path, report_path: str | Path,
-             docs_dir: str | Path) -> dict:  # fmt: skip
-    """The `validate` stage: check `prepared_dir`, write the report or raise ValidationFailed.
+def failure_paths(report_path: Path, docs_dir: Path) -> tuple[Path, Path]:
+    """Where a failed validation's report and Data Docs go (git-ignored, not DVC outputs)."""
+    return report_path.with_suffix(".failed.json"), docs_dir.with_name(f"{docs_dir.name}.failed")
 
-    On success the report goes to `report_path` (the certificate later stages depend on).
-    On failure it goes to `<report_path stem>.failed.json` and the certificate is removed, so
-    nothing downstream can run on bad data.
+
+def validate(task: str, cfg: DataConfig, splits: dict[str, list[dict]], report_path: str | Path,
+             docs_dir: str | Path) -> dict:  # fmt: skip
+    """Check `splits` before they are written anywhere (the `prepare` stage).
+
+    Pass: the report goes to `report_path` (the certificate later stages depend on) and the
+    Data Docs to `docs_dir`. Fail: they go to `<report stem>.failed.json` and `<docs_dir>.failed`
+    and ValidationFailed is raised; the last good data, report and Data Docs stay as they were.
     """
-    prepared_dir, report_path = Path(prepared_dir), Path(report_path)
-    splits = {split: read_jsonl(prepared_dir / f"{split}.jsonl") for split in SPLITS}
-    report = validate_splits(task, splits, cfg, docs_dir)
-    failed_path = report_path.with_suffix(".failed.json")
+    report_path, docs_dir = Path(report_path), Path(docs_dir)
+    failed_path, failed_docs = failure_paths(report_path, docs_dir)
+    built = staging_dir(docs_dir)
+    try:
+        report = validate_splits(task, splits, cfg, built)
+    except BaseException:
+        shutil.rmtree(built, ignore_errors=True)
+        raise
     if not report["success"]:
+        replace_dir(built, failed_docs)
         write_json(failed_path, report)
-        if report_path.exists():
-            os.unlink(report_path)
-        raise ValidationFailed(format_failures(report) + f"\nFull report: {failed_path}; Data Docs: {docs_dir}/index.html")
+        raise ValidationFailed(format_failures(report) + f"\nFull report: {failed_path}; "
+                               f"Data Docs: {failed_docs}/index.html")  # fmt: skip
+    replace_dir(built, docs_dir)
     write_json(report_path, report)
-    if failed_path.exists():
-        os.unlink(failed_path)
+    failed_path.unlink(missing_ok=True)
+    shutil.rmtree(failed_docs, ignore_errors=True)
     return report

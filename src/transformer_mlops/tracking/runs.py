@@ -169,7 +169,8 @@ def stage_run(task: str, stage: str, params: dict[str, Any], data_task: str,
     experiment, run record and registered model (scratch, ner, qa); `data_task` the prepared data.
 
     Logs flattened params, lineage tags and data inputs, yields the active run, and records
-    its id in reports/runs/<task>.json. `resume_run_id` continues an interrupted run.
+    its id in reports/runs/<task>.json when the block succeeds. `resume_run_id` continues an
+    interrupted run.
     """
     if not is_global_zero():
         yield None
@@ -189,11 +190,12 @@ def stage_run(task: str, stage: str, params: dict[str, Any], data_task: str,
         tags = {"dvc.stage": stage, "task": task, **git_state(),
                 **log_data_inputs(mlflow, data_task)}  # fmt: skip
         mlflow.set_tags(tags)
-        write_json(run_record_path(task), {"run_id": run.info.run_id, "experiment_id": experiment_id,
-                                           "stage": stage, "tracking_uri": redact(uri)})  # fmt: skip
         log.info("MLflow run %s (experiment %s) at %s: set up in %.1f s", run.info.run_id,
                  experiment_id, redact(uri), time.perf_counter() - started)  # fmt: skip
         yield run
+        # only a run that finished is recorded: evaluation and register never see a FAILED one
+        write_json(run_record_path(task), {"run_id": run.info.run_id, "experiment_id": experiment_id,
+                                           "stage": stage, "tracking_uri": redact(uri)})  # fmt: skip
 
 
 def lightning_logger(run):

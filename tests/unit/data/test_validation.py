@@ -98,17 +98,16 @@ def test_clean_data_passes_and_docs_are_built(task, clean, cfg, tmp_path):
     assert (tmp_path / "docs" / "index.html").is_file()
 
 
-def test_failed_validation_removes_the_certificate(clean, cfg, tmp_path):
-    prepared = tmp_path / "prepared"
+def test_failed_validation_keeps_the_last_good_report_and_docs(clean, cfg, tmp_path):
     splits = copy.deepcopy(clean["ner"])
-    for split, rows in splits.items():
-        write_jsonl(prepared / f"{split}.jsonl", rows)
-    report_path = tmp_path / "ner.json"
-    validate("ner", cfg("ner"), prepared, report_path, tmp_path / "docs")
-    assert report_path.is_file()
+    report_path, docs = tmp_path / "ner.json", tmp_path / "docs"
+    validate("ner", cfg("ner"), splits, report_path, docs)
+    good = report_path.read_bytes(), (docs / "index.html").read_bytes()
     splits["test"][0]["tags"][0] = "B-FOO"
-    write_jsonl(prepared / "test.jsonl", splits["test"])
     with pytest.raises(ValidationFailed, match=r"FAILED \[test\] tokens: tags in the label set"):
-        validate("ner", cfg("ner"), prepared, report_path, tmp_path / "docs")
-    assert not report_path.exists()
+        validate("ner", cfg("ner"), splits, report_path, docs)
+    assert (report_path.read_bytes(), (docs / "index.html").read_bytes()) == good
     assert (tmp_path / "ner.failed.json").is_file()
+    assert (tmp_path / "docs.failed" / "index.html").is_file()
+    validate("ner", cfg("ner"), clean["ner"], report_path, docs)  # fixed: the failure report goes
+    assert not (tmp_path / "ner.failed.json").exists() and not (tmp_path / "docs.failed").exists()

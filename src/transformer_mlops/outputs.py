@@ -1,0 +1,108 @@
+"""A stage's outputs survive its failure: they are kept aside while it runs, put back if it fails.
+
+DVC removes a stage's outputs before it runs the command unless they are declared
+`persist: true` (every output in dvc.yaml is). So the outputs are still there when a stage
+script starts; `kept_on_failure` hard-links them aside (no copy, no disk space: every write of
+this project replaces files by rename, so the links keep the old bytes), runs the stage, and
+then either drops the links (success) or puts them back, removing whatever the failed run
+wrote (failure). `dvc status` after a failure is what it was before, and reverting the edit
+that caused it makes `dvc repro` a no-op. A run killed outright (`kill -9`) leaves the links;
+the next run of the stage puts them back first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import yaml
+
+log = logging.getLogger("transformer_mlops")
+
+SECTIONS = ("outs", "metrics", "plots")
+
+
+def stage_outputs(stage: str, dvc_yaml: str | Path = "dvc.yaml") -> list[Path]:
+    """The output paths dvc.yaml declares for `stage` (`name` or `name@item` of a foreach)."""
+    path = Path(dvc_yaml)
+    if not path.is_file():
+        return []
+    stages = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("stages", {})
+    name, _, item = stage.partition("@")
+    definition = stages.get(name)
+    if definition is None:
+        return []
+    body = definition.get("do", definition)
+    paths = []
+    for section in SECTIONS:
+        for entry in body.get(section) or []:
+            declared = next(iter(entry)) if isinstance(entry, dict) else entry
+            paths.append(Path(str(declared).replace("${item}", item)))
+    return paths
+
+
+def kept_path(path: Path) -> Path:
+    """Where the previous version of an output waits while its stage runs."""
+    return path.with_name(f".{path.name}.kept")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError:  # a file system without hard links
+        shutil.copy2(source, target, follow_symlinks=False)
+
+
+def _keep(path: Path) -> None:
+    kept = kept_path(path)
+    if path.is_dir() and not path.is_symlink():
+        shutil.copytree(path, kept, symlinks=True, copy_function=_link_or_copy)
+    else:
+        _link_or_copy(str(path), str(kept))
+
+
+def _put_back(paths: list[Path], existed: set[Path]) -> None:
+    """Each output as it was: the kept version back in place, or absent if it was absent."""
+    for path in paths:
+        kept = kept_path(path)
+        if path in existed and kept.exists():
+            _remove(path)
+            os.replace(kept, path)
+        elif path not in existed:
+            _remove(path)
+
+
+@contextlib.contextmanager
+def kept_on_failure(paths: list[Path]) -> Iterator[None]:
+    """Run a block; if it raises (or is interrupted), every path is put back as it was."""
+    stale = [p for p in paths if kept_path(p).exists() or kept_path(p).is_symlink()]
+    if stale:  # a run of this stage was killed: what it started from goes back first
+        _put_back(stale, set(stale))
+        log.warning("put back the outputs of an interrupted run: %s",
+                    ", ".join(p.as_posix() for p in stale))  # fmt: skip
+    existed = {p for p in paths if p.exists() or p.is_symlink()}
+    try:
+        for path in existed:
+            _keep(path)
+    except BaseException:
+        for path in existed:
+            _remove(kept_path(path))
+        raise
+    try:
+        yield
+    except BaseException:
+        _put_back(paths, existed)
+        raise
+    for path in existed:
+        _remove(kept_path(path))
