@@ -62,9 +62,17 @@ def validate(task: TaskArg, params: ParamsOpt = "params.yaml") -> None:
     from transformer_mlops.data.validation import validate as validate_task
 
     def work() -> None:
+        from transformer_mlops.config import SPLITS
+        from transformer_mlops.errors import UserError
+        from transformer_mlops.io import read_jsonl
+
         cfg = load_params(params).task(task).data
-        report = validate_task(task, cfg, f"data/prepared/{task}",
-                               f"reports/validation/{task}.json", f"reports/validation/docs/{task}")  # fmt: skip
+        prepared = Path("data/prepared") / task
+        if not prepared.is_dir():
+            raise UserError(f"{prepared}: no prepared data; run `dvc repro prepare@{task}`")
+        splits = {split: read_jsonl(prepared / f"{split}.jsonl") for split in SPLITS}
+        report = validate_task(task, cfg, splits, f"reports/validation/{task}.json",
+                               f"reports/validation/docs/{task}")  # fmt: skip
         typer.echo(f"{task}: {report['checks']} checks passed")
 
     run_user_command(work)
@@ -79,6 +87,11 @@ def _require_text(texts: list[str], command: str) -> None:
 
     if not all(t.strip() for t in texts):
         raise UserError(f"{command}: empty text; give at least one non-blank input")
+    for text in texts:  # Python keeps bytes that are not UTF-8 as lone surrogates U+DC80-DCFF
+        byte = next((ord(c) - 0xDC00 for c in text if "\udc80" <= c <= "\udcff"), None)
+        if byte is not None:
+            raise UserError(f"{command}: an argument is not UTF-8 text (byte 0x{byte:02x}); give "
+                            "UTF-8 (check the terminal's encoding, e.g. LANG=C.UTF-8)")  # fmt: skip
 
 
 def _settings(kind: type[Settings], task: str, params: str | None) -> Settings:

@@ -317,12 +317,13 @@ class QaEvalConfig(Section):
 
 class QaInference(InferenceSettings):
     """How a QA model reads a context and picks its answer (params `qa.max_length`,
-    `qa.doc_stride`, `qa.n_best`, `qa.max_answer_length`)."""
+    `qa.doc_stride`, `qa.n_best`, `qa.max_answer_length`, `qa.max_windows`)."""
 
     max_length: int = Field(default=384, ge=32)  # question + context window, in subwords
     doc_stride: int = Field(default=128, ge=1)  # overlap of consecutive context windows
     n_best: int = Field(default=20, ge=1)  # start and end candidates per window
     max_answer_length: int = Field(default=30, ge=1)  # in subwords
+    max_windows: int = Field(default=64, ge=1)  # per question; a longer context is an error
 
     @model_validator(mode="after")
     def _stride_fits(self) -> Self:

@@ -12,7 +12,9 @@ from transformer_mlops.outputs import kept_on_failure, kept_path, stage_outputs
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 @pytest.fixture
@@ -73,5 +75,5 @@ def test_every_output_in_dvc_yaml_persists():
         for section in ("outs", "metrics", "plots"):
             for entry in body.get(section) or []:
                 assert isinstance(entry, dict), f"{name}: {entry} lacks persist: true"
-                (path, options), = entry.items()
+                ((path, options),) = entry.items()
                 assert options.get("persist") is True, f"{name}: {path} lacks persist: true"

@@ -116,8 +116,22 @@ def read_tsv_pairs(path: str | Path, source_column: int = 0, target_column: int 
     return records
 
 
+JSON_TYPES = {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+              int: "a number", float: "a number", type(None): "null"}  # fmt: skip
+
+
+def _expect(value, kind: type | tuple[type, ...], path: Path, where: str, what: str):
+    """`value` if it is of `kind`; else DataError naming the JSON path, expected and found."""
+    if isinstance(value, kind) and not (isinstance(value, bool) and kind in (int, (int, str))):
+        return value
+    found = JSON_TYPES.get(type(value), type(value).__name__)
+    raise DataError(f"{path}: {where}: expected {what}, found {found}; expected SQuAD v1.1 JSON")
+
+
 def read_squad(path: str | Path) -> list[dict]:
-    """SQuAD v1.1 JSON: data[].paragraphs[].qas[] with answers (text, answer_start)."""
+    """SQuAD v1.1 JSON: data[].paragraphs[].qas[] with answers (text, answer_start). A value of
+    the wrong shape raises DataError naming its JSON path (`data[3].paragraphs[0].qas[2].question`)."""
+    path = Path(path)
     try:
         root = json.loads(read_text(path))
     except json.JSONDecodeError as error:
@@ -125,40 +139,52 @@ def read_squad(path: str | Path) -> list[dict]:
             f"{path}:{error.lineno}:{error.colno}: invalid JSON ({error.msg}); "
             "expected SQuAD v1.1 JSON"
         ) from None
-    if not isinstance(root, dict) or not isinstance(root.get("data"), list):
-        raise DataError(f"{path}: expected a SQuAD v1.1 object with a 'data' list")
+    except RecursionError:
+        raise DataError(f"{path}: JSON nested too deeply to read; expected SQuAD v1.1 JSON "
+                        "(data[].paragraphs[].qas[])") from None  # fmt: skip
+    _expect(root, dict, path, "the top level", "an object with a 'data' list")
+    articles = _expect(root.get("data"), list, path, "data", "a list of articles")
     records = []
-    for a, article in enumerate(root["data"]):
-        title = article.get("title", f"article{a}")
-        for p, paragraph in enumerate(article.get("paragraphs", [])):
-            where = f"{path}: data[{a}].paragraphs[{p}]"
-            context = paragraph.get("context")
-            if not isinstance(context, str):
-                raise DataError(f"{where}: missing 'context' string")
-            for q, qa in enumerate(paragraph.get("qas", [])):
-                try:
-                    answers = qa["answers"]
-                    record = {
-                        "id": str(qa["id"]),
-                        "kind": "squad",
-                        "context": context,
-                        "question": qa["question"],
-                        "answers": {
-                            "text": [answer["text"] for answer in answers],
-                            "answer_start": [int(answer["answer_start"]) for answer in answers],
-                        },
-                        "group": title,
-                    }
-                except (KeyError, TypeError, ValueError) as error:
-                    raise DataError(
-                        f"{where}.qas[{q}]: malformed question ({error!r}); expected id, "
-                        "question and answers[{text, answer_start}]"
-                    ) from None
-                records.append(record)
+    for a, article in enumerate(articles):
+        _expect(article, dict, path, f"data[{a}]", "an article object with 'paragraphs'")
+        title = str(article.get("title", f"article{a}"))
+        paragraphs = _expect(
+            article.get("paragraphs"), list, path, f"data[{a}].paragraphs", "a list"
+        )
+        for p, paragraph in enumerate(paragraphs):
+            where = f"data[{a}].paragraphs[{p}]"
+            _expect(paragraph, dict, path, where, "an object with 'context' and 'qas'")
+            context = _expect(paragraph.get("context"), str, path, f"{where}.context", "a string")
+            questions = _expect(paragraph.get("qas"), list, path, f"{where}.qas", "a list")
+            for q, qa in enumerate(questions):
+                records.append(_squad_question(qa, context, title, path, f"{where}.qas[{q}]"))
     return records
 
 
+def _squad_question(qa, context: str, title: str, path: Path, where: str) -> dict:
+    _expect(qa, dict, path, where, "an object with 'id', 'question' and 'answers'")
+    qid = _expect(qa.get("id"), (str, int), path, f"{where}.id", "a string")
+    question = _expect(qa.get("question"), str, path, f"{where}.question", "a string")
+    answers = _expect(qa.get("answers"), list, path, f"{where}.answers", "a list")
+    texts, starts = [], []
+    for n, answer in enumerate(answers):
+        at = f"{where}.answers[{n}]"
+        _expect(answer, dict, path, at, "an object with 'text' and 'answer_start'")
+        texts.append(_expect(answer.get("text"), str, path, f"{at}.text", "a string"))
+        starts.append(_expect(answer.get("answer_start"), int, path, f"{at}.answer_start",
+                              "a whole number (a character offset)"))  # fmt: skip
+    return {
+        "id": str(qid),
+        "kind": "squad",
+        "context": context,
+        "question": question,
+        "answers": {"text": texts, "answer_start": starts},
+        "group": title,
+    }
+
+
 _BABI_LINE = re.compile(r"^(\d+) (.*)$")
+MAX_STORY_LINES = 1000  # the longest story of bAbI tasks 1-3 (in task 3) has 233 lines
 
 
 def read_babi(path: str | Path) -> tuple[list[dict], int]:
@@ -174,7 +200,7 @@ def read_babi(path: str | Path) -> tuple[list[dict], int]:
     records: list[dict] = []
     skipped = 0
     story: list[tuple[int, str, int]] = []  # (line id, sentence, offset in context)
-    length, stories = 0, 0
+    length, stories, story_line, previous_id = 0, 0, 0, 0
     for number, line in enumerate(read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
@@ -183,7 +209,15 @@ def read_babi(path: str | Path) -> tuple[list[dict], int]:
             raise DataError(f"{path}:{number}: expected 'ID text' with a numeric ID, got {line!r}")
         line_id, text = int(match.group(1)), match.group(2)
         if line_id == 1:
-            story, length, stories = [], 0, stories + 1
+            story, length, stories, story_line = [], 0, stories + 1, number
+        elif line_id != previous_id + 1:
+            raise DataError(f"{path}:{number}: expected line ID {previous_id + 1} (or 1 to start a "
+                            f"new story), got {line_id}: bAbI numbers each story's lines 1, 2, 3, ...")  # fmt: skip
+        elif line_id > MAX_STORY_LINES:
+            raise DataError(f"{path}:{number}: the story that starts at line {story_line} has over "
+                            f"{MAX_STORY_LINES} lines: its line IDs never restart at 1, so stories "
+                            "merge (each bAbI story starts again at ID 1)")  # fmt: skip
+        previous_id = line_id
         if "\t" not in text:
             offset = length + (1 if story else 0)
             story.append((line_id, text.strip(), offset))
@@ -193,7 +227,11 @@ def read_babi(path: str | Path) -> tuple[list[dict], int]:
         if len(parts) < 2 or not parts[1].strip():
             raise DataError(f"{path}:{number}: question line without an answer: {line!r}")
         question, answer = parts[0].strip(), parts[1].strip()
-        supporting = [int(s) for s in parts[2].split()] if len(parts) > 2 else []
+        supporting_ids = parts[2].split() if len(parts) > 2 else []
+        if not all(s.isdigit() for s in supporting_ids):
+            raise DataError(f"{path}:{number}: supporting fact IDs must be line numbers, got "
+                            f"{parts[2].strip()!r}")  # fmt: skip
+        supporting = [int(s) for s in supporting_ids]
         start = _locate(story, answer, supporting)
         if start is None:
             skipped += 1

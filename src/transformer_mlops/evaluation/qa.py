@@ -124,10 +124,11 @@ def plot_f1_by_length(table: list[dict], path: str | Path) -> None:
 def evaluate(model, tokenizer, prepared_dir: str | Path, cfg: QaConfig, metrics_path: str | Path,
              errors_path: str | Path, table_path: str | Path, plot_path: str | Path) -> dict:  # fmt: skip
     """The `evaluate_qa` stage's work: metrics, worst errors, F1-by-length table and plot."""
-    records = read_jsonl(Path(prepared_dir) / "test.jsonl")
+    test = Path(prepared_dir) / "test.jsonl"
+    records = read_jsonl(test)
     predictions = answer(model, tokenizer, [r["question"] for r in records],
-                         [r["context"] for r in records], QaInference.of(cfg),
-                         cfg.eval.batch_size)  # fmt: skip
+                         [r["context"] for r in records], QaInference.of(cfg), cfg.eval.batch_size,
+                         names=[f"{test}:{line} (id {r['id']})" for line, r in enumerate(records, 1)])  # fmt: skip
     rows = scored(records, predictions)
     metrics = qa_metrics(records, rows)
     table = f1_by_context_length(records, rows)

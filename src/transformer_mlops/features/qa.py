@@ -9,11 +9,13 @@ tokens, so a span chosen in any window maps back to the ORIGINAL context text.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from transformer_mlops.errors import DataError
 from transformer_mlops.features.batching import IGNORE, pad  # IGNORE: outside the context
 
 CLS_INDEX = 0  # windows without the answer point start and end here (SQuAD v1.1 convention)
@@ -83,16 +85,41 @@ def _answer_tokens(offsets: list[tuple[int, int] | None], start_char: int, end_c
     return first, last
 
 
+def check_questions_fit(tokenizer, questions: list[str], max_length: int, doc_stride: int,
+                        names: list[str] | None = None) -> None:  # fmt: skip
+    """Each question must leave more than `doc_stride` tokens of its window to the context
+    (else the tokenizer panics: windows could not advance); the error names the question."""
+    room = max_length - tokenizer.num_special_tokens_to_add(pair=True) - doc_stride - 1
+    lengths = [len(ids) for ids in tokenizer(questions, add_special_tokens=False)["input_ids"]]
+    for index, length in enumerate(lengths):
+        if length > room:
+            raise DataError(
+                f"{_name(names, index)}: the question is {length} subwords; with qa.max_length "
+                f"{max_length} and qa.doc_stride {doc_stride} at most {room} fit. Shorten the "
+                "question or raise qa.max_length"
+            )
+
+
+def _name(names: list[str] | None, index: int) -> str:
+    return names[index] if names else f"question {index + 1}"
+
+
 def encode(tokenizer, questions: list[str], contexts: list[str], answers: list[dict] | None,
            max_length: int, doc_stride: int,
-           evidence: list[list[list[int]] | None] | None = None) -> list[QaFeature]:  # fmt: skip
+           evidence: list[list[list[int]] | None] | None = None, max_windows: int | None = None,
+           names: list[str] | None = None) -> list[QaFeature]:  # fmt: skip
     """Windows of (question, context) pairs. Only the context is truncated; consecutive windows
     overlap by `doc_stride` tokens. With `answers` (SQuAD shape: text + answer_start lists, the
     first answer is the training target) each window gets start/end token labels, or CLS when
     the answer is not inside it. With `evidence` (per example: character spans, or None) each
-    window of an example that has spans gets per-token evidence labels."""
+    window of an example that has spans gets per-token evidence labels.
+
+    A question too long for its window, or a context cut into more than `max_windows` windows,
+    raises DataError naming the example (`names[i]`, else its position)."""
+    questions = [q.lstrip() for q in questions]  # leading spaces only waste window room
+    check_questions_fit(tokenizer, questions, max_length, doc_stride, names)
     encoded = tokenizer(
-        [q.lstrip() for q in questions],  # leading spaces only waste window room
+        questions,
         contexts,
         truncation="only_second",
         max_length=max_length,
@@ -101,6 +128,14 @@ def encode(tokenizer, questions: list[str], contexts: list[str], answers: list[d
         return_offsets_mapping=True,
         padding=False,
     )
+    if max_windows is not None and encoded["overflow_to_sample_mapping"]:
+        example, windows = Counter(encoded["overflow_to_sample_mapping"]).most_common(1)[0]
+        if windows > max_windows:
+            raise DataError(
+                f"{_name(names, example)}: its context ({len(contexts[example]):,} characters) is "
+                f"cut into {windows} windows of {max_length} subwords, more than qa.max_windows "
+                f"({max_windows}). Split the context, or raise qa.max_windows"
+            )
     features = []
     for window, example in enumerate(encoded["overflow_to_sample_mapping"]):
         sequence_ids = encoded.sequence_ids(window)

@@ -26,12 +26,14 @@ def load_qa_model(model_dir: str | Path):
 
 @torch.inference_mode()
 def answer(model, tokenizer, questions: list[str], contexts: list[str],
-           settings: QaInference = QaInference(), batch_size: int = 64) -> list[dict[str, Any]]:  # fmt: skip
+           settings: QaInference = QaInference(), batch_size: int = 64,
+           names: list[str] | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """Per question: answer text (from the original context), character start/end and score,
-    chosen over every window of its context (windows and span limits from `settings`)."""
-    features = encode(
-        tokenizer, questions, contexts, None, settings.max_length, settings.doc_stride
-    )
+    chosen over every window of its context (windows and span limits from `settings`).
+    `names` say where each question comes from in an error (a question too long, too many
+    windows)."""
+    features = encode(tokenizer, questions, contexts, None, settings.max_length,
+                      settings.doc_stride, max_windows=settings.max_windows, names=names)  # fmt: skip
     order = sorted(range(len(features)), key=lambda i: len(features[i].input_ids))
     candidates = []
     for start in range(0, len(order), batch_size):

@@ -14,6 +14,7 @@ from safetensors.torch import load_model, save_file
 from tokenizers import Tokenizer
 
 from transformer_mlops.config import ScratchInference, TransformerConfig
+from transformer_mlops.errors import UserError
 from transformer_mlops.features.batching import pad
 from transformer_mlops.inference.saved import reading_saved_model
 from transformer_mlops.io import atomic_dir
@@ -65,7 +66,14 @@ def load_scratch_model(model_dir: str | Path) -> tuple[Transformer, Tokenizer]:
 @torch.inference_mode()
 def decode(model: Transformer, src: torch.Tensor, settings: ScratchInference) -> torch.Tensor:
     """Output ids (B, T) of a padded source batch (B, S): beam search when `settings.beam_size`
-    > 1, else greedy."""
+    > 1, else greedy. Inputs and outputs must fit the model's positions (UserError if not)."""
+    positions = model.config.max_len
+    if src.size(1) > positions:
+        raise UserError(f"an input of {src.size(1)} tokens is longer than the {positions} "
+                        "positions the scratch model was trained with; shorten it")  # fmt: skip
+    if settings.max_decode_tokens >= positions:
+        raise UserError(f"max_decode_tokens ({settings.max_decode_tokens}) must be less than the "
+                        f"{positions} positions the scratch model was trained with")  # fmt: skip
     if settings.beam_size > 1:
         return beam_search(model, src, BOS_ID, EOS_ID, settings.max_decode_tokens,
                            settings.beam_size, settings.length_penalty)  # fmt: skip
@@ -75,5 +83,11 @@ def decode(model: Transformer, src: torch.Tensor, settings: ScratchInference) ->
 def translate(model: Transformer, tokenizer: Tokenizer, texts: list[str],
               settings: ScratchInference = ScratchInference()) -> list[str]:  # fmt: skip
     """Output texts of raw input texts (the `tmlops predict scratch` and serving path)."""
-    src = pad([[*e.ids, EOS_ID] for e in tokenizer.encode_batch(texts)], PAD_ID)
+    rows = [[*e.ids, EOS_ID] for e in tokenizer.encode_batch(texts)]
+    for number, row in enumerate(rows, start=1):
+        if len(row) > model.config.max_len:
+            raise UserError(f"input {number} is {len(row)} tokens ({len(texts[number - 1])} "
+                            f"characters); the scratch model reads at most {model.config.max_len}. "
+                            "Shorten it")  # fmt: skip
+    src = pad(rows, PAD_ID)
     return [decode_ids(tokenizer, row.tolist()) for row in decode(model, src, settings)]

@@ -54,6 +54,7 @@ def resolve_pretrained(name: str, key: str = "model") -> str:
         if not (path / "config.json").is_file():
             raise ConfigError(f"{key}: {name!r} is a directory without config.json; expected a model "
                               "saved with save_pretrained")  # fmt: skip
+        check_safetensors(path, key)
         return str(path)
     looks_like_hub_id = name.count("/") <= 1 and not name.startswith((".", "/", "~"))
     offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "false", "False", "")
@@ -68,6 +69,32 @@ def resolve_pretrained(name: str, key: str = "model") -> str:
             else ""
         )
     )
+
+
+PICKLE_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl")
+
+
+def check_safetensors(folder: Path, key: str) -> None:
+    """A local model folder must hold readable safetensors weights: pickle weights are never
+    loaded (unpickling runs code), and a damaged file is named before any training starts."""
+    weights = sorted(folder.glob("*.safetensors"))
+    if not weights:
+        pickles = sorted(p.name for pattern in PICKLE_WEIGHTS for p in folder.glob(pattern))
+        found = f"only pickle weights ({', '.join(pickles)})" if pickles else "no weights"
+        raise ConfigError(
+            f"{key}: {folder} holds {found}; expected model.safetensors. This project never "
+            "unpickles weights (a pickle can run code when loaded): convert them, where you trust "
+            "the file, with `AutoModel.from_pretrained(folder).save_pretrained(folder)`"
+        )
+    from safetensors import safe_open
+
+    for file in weights:
+        try:
+            with safe_open(str(file), framework="pt") as handle:
+                handle.keys()
+        except Exception as error:  # safetensors raises its own error type for a bad header
+            raise ConfigError(f"{key}: {file} is not a readable safetensors file ({error}); "
+                              "replace it with a complete copy") from None  # fmt: skip
 
 
 def save_pretrained_atomically(model, tokenizer, out_dir: str | Path) -> None:

@@ -86,6 +86,11 @@ class QaDataModule(ResumableBatches, L.LightningDataModule):
                 self.cfg.max_length,
                 self.cfg.doc_stride,
                 evidence,
+                max_windows=self.cfg.max_windows,
+                names=[
+                    f"{self.prepared_dir / split}.jsonl:{line} (id {r['id']})"
+                    for line, r in enumerate(records, start=1)
+                ],
             )
             log.info("%s: %d questions -> %d windows (max_length %d, doc_stride %d)", split,
                      len(records), len(self.features[split]), self.cfg.max_length,

@@ -77,10 +77,36 @@ def test_squad_reads_answers_and_reports_invalid_json(tmp_path):
     path.write_text('{"data": [\n  {"title": "T",,}]}')
     with pytest.raises(DataError, match=r"squad\.json:2:\d+: invalid JSON"):
         formats.read_squad(path)
-    path.write_text(json.dumps({"data": [{"paragraphs": [{"context": "x", "qas": [{"id": 1}]}]}]}))
-    with pytest.raises(
-        DataError, match=r"data\[0\]\.paragraphs\[0\]\.qas\[0\]: malformed question"
-    ):
+
+
+SQUAD_QA = {"id": "q1", "question": "What?", "answers": [{"text": "x", "answer_start": 0}]}
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ([1, 2], r"the top level: expected an object with a 'data' list, found a list"),
+        ({"data": ["a", "b"]}, r"data\[0\]: expected an article object .*, found a string"),
+        ({"data": [{"paragraphs": {"context": "x"}}]}, r"data\[0\]\.paragraphs: expected a list, found an object"),
+        ({"data": [{"paragraphs": [{"context": None, "qas": []}]}]}, r"paragraphs\[0\]\.context: expected a string, found null"),
+        ({"data": [{"paragraphs": [{"context": "x", "qas": [{**SQUAD_QA, "question": None}]}]}]},
+         r"data\[0\]\.paragraphs\[0\]\.qas\[0\]\.question: expected a string, found null"),
+        ({"data": [{"paragraphs": [{"context": "x", "qas": [{"id": 1}]}]}]}, r"qas\[0\]\.question: expected a string, found null"),
+        ({"data": [{"paragraphs": [{"context": "x", "qas": [{**SQUAD_QA, "answers": [{"text": "x", "answer_start": "0"}]}]}]}]},
+         r"qas\[0\]\.answers\[0\]\.answer_start: expected a whole number .*, found a string"),
+    ],
+)  # fmt: skip
+def test_squad_of_the_wrong_shape_names_the_json_path(tmp_path, document, message):
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(DataError, match=message):
+        formats.read_squad(path)
+
+
+def test_squad_nested_too_deeply_is_a_message_not_a_crash(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(DataError, match=r"deep\.json: JSON nested too deeply"):
         formats.read_squad(path)
 
 
@@ -114,6 +140,21 @@ def test_babi_contexts_offsets_and_skipped_questions(tmp_path):
     ((record,), _) = formats.read_babi(path)
     assert [record["context"][s:e] for s, e in record["evidence"]] == [
         "Mary got the milk.", "Mary went to the garden."]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1 Mary moved.\n2 Where is Mary?\tMary\tone\n", r":2: supporting fact IDs must be line numbers, got 'one'"),
+        ("1 Mary moved.\n3 John went.\n", r":2: expected line ID 2 \(or 1 to start a new story\), got 3"),
+        ("".join(f"{i} Mary moved.\n" for i in range(1, 1100)), r":1001: the story that starts at line 1 has over 1000 lines"),
+    ],
+)  # fmt: skip
+def test_babi_numbering_and_supporting_ids_are_checked(tmp_path, text, message):
+    path = tmp_path / "qa1_x_train.txt"
+    path.write_text(text)
+    with pytest.raises(DataError, match=message):
+        formats.read_babi(path)
 
 
 def test_babi_line_without_id(tmp_path):

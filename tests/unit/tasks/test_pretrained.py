@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+import torch
+from safetensors.torch import save_file
 from transformers import AutoTokenizer
 
 from transformer_mlops.errors import ConfigError
@@ -23,6 +25,15 @@ def test_local_directory_and_errors(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match=r"ner\.model: .* directory without config\.json"):
         resolve_pretrained(str(tmp_path / "m"), key="ner.model")
     (tmp_path / "m" / "config.json").write_text("{}")
+    (tmp_path / "m" / "pytorch_model.bin").write_bytes(b"a pickle")
+    with pytest.raises(
+        ConfigError, match=r"ner\.model: .* holds only pickle weights \(pytorch_model\.bin\)"
+    ):
+        resolve_pretrained(str(tmp_path / "m"), key="ner.model")
+    (tmp_path / "m" / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}")
+    with pytest.raises(ConfigError, match=r"model\.safetensors is not a readable safetensors file"):
+        resolve_pretrained(str(tmp_path / "m"), key="ner.model")
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "m" / "model.safetensors"))
     assert resolve_pretrained(str(tmp_path / "m")) == str(tmp_path / "m")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(
