@@ -19,13 +19,15 @@ def main() -> None:
     if not is_global_zero():
         return
     params = load_params()  # params first: a mistake costs a second, not the imports
-    from transformer_mlops.tracking.registry import REGISTRY_REPORT, register
+    from transformer_mlops.tracking.registry import REGISTRY_REPORT, register, registrable
 
     settings = {  # what each registered model is served with: the settings it was evaluated with
         "scratch": ScratchInference.of(params.seq2seq.eval),
         "ner": NerInference.of(params.ner),
         "qa": QaInference.of(params.qa),
     }
+    for task in settings:  # all three ready, or none registered
+        registrable(task)
     report = {task: register(task, task_settings) for task, task_settings in settings.items()}
     write_json(REGISTRY_REPORT, report)
     for task, entry in report.items():

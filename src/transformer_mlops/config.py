@@ -377,7 +377,9 @@ def _describe(error: ValidationError) -> str:
         got = item.get("input")
         got_text = "" if isinstance(got, dict) else f" (got {got!r})"
         message = item["msg"]
-        if item["type"] == "extra_forbidden":  # pydantic's words for a typo'd or stray key
+        if item["type"] == "extra_forbidden" and len(item["loc"]) == 1:
+            message = f"unknown section; params.yaml has exactly {', '.join(TASKS)}"
+        elif item["type"] == "extra_forbidden":  # pydantic's words for a typo'd or stray key
             message = "unknown key (not a setting of this section; check its spelling)"
         lines.append(f"  {key}: {message}{got_text}")
     return "\n".join(lines)

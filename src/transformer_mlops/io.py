@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
+import resource
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -98,6 +101,35 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
+def _os_error_code(error: Exception, path: Path) -> int | None:
+    """The errno behind a library's write error: safetensors quotes it ("os error 28"); torch's
+    zip writer only says "unexpected pos", so ask the file system what stopped it."""
+    quoted = re.search(r"os error (\d+)", str(error))
+    if quoted:
+        return int(quoted.group(1))
+    with contextlib.suppress(OSError):
+        if os.statvfs(path if path.is_dir() else path.parent).f_bavail == 0:
+            return errno.ENOSPC
+    if resource.getrlimit(resource.RLIMIT_FSIZE)[0] != resource.RLIM_INFINITY:
+        return errno.EFBIG
+    return None
+
+
+@contextlib.contextmanager
+def writing(path: str | Path) -> Iterator[None]:
+    """Turn a library's failed write (torch.save, safetensors) back into the OSError it was,
+    naming `path`, so the user reads "the disk is full", not a serializer's internals."""
+    try:
+        yield
+    except OSError:
+        raise
+    except Exception as error:
+        code = _os_error_code(error, Path(path))
+        if code is None:
+            raise
+        raise OSError(code, os.strerror(code), str(path)) from error
+
+
 def staging_dir(path: str | Path) -> Path:
     """An empty temp directory beside `path` (same file system: it can be renamed into place)."""
     path = Path(path)
@@ -128,7 +160,8 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     """
     tmp = staging_dir(path)
     try:
-        yield tmp
+        with writing(path):
+            yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -49,7 +49,8 @@ def file_system_message(error: OSError) -> str | None:
     advice = FILE_SYSTEM_ERRORS.get(error.errno or 0)
     if advice is None:
         return None
-    where = f"cannot write {error.filename}" if error.filename else "cannot write"
+    target = error.filename2 or error.filename  # a rename or link names its target second
+    where = f"cannot write {target}" if target else "cannot write"
     return f"{where}: {advice}"
 
 

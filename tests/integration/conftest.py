@@ -28,11 +28,17 @@ def project_env() -> dict[str, str]:
 
 
 def run(
-    cmd: list[str], cwd: Path, check: bool = True, timeout: int = 900
+    cmd: list[str], cwd: Path, check: bool = True, timeout: int = 900, env: dict | None = None
 ) -> subprocess.CompletedProcess:
-    """Run a command in the copy; on unexpected failure show its output."""
+    """Run a command in the copy (`env`: variables on top of the project's); on unexpected
+    failure show its output."""
     proc = subprocess.run(
-        cmd, cwd=cwd, env=project_env(), capture_output=True, text=True, timeout=timeout
+        cmd,
+        cwd=cwd,
+        env={**project_env(), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if check and proc.returncode != 0:
         raise AssertionError(

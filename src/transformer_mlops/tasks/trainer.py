@@ -16,7 +16,7 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from transformer_mlops.config import TrainerConfig
-from transformer_mlops.io import default_mode
+from transformer_mlops.io import default_mode, writing
 from transformer_mlops.tasks.callbacks import (
     Throughput,
     ValidationTracker,
@@ -42,7 +42,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
         try:
-            with open(tmp, "wb") as handle:
+            with writing(path), open(tmp, "wb") as handle:
                 torch.save(checkpoint, handle)
                 handle.flush()
                 os.fsync(handle.fileno())

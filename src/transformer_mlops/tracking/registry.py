@@ -31,7 +31,7 @@ from transformer_mlops.config import InferenceSettings
 from transformer_mlops.errors import UserError
 from transformer_mlops.hashing import dvc_md5
 from transformer_mlops.io import read_json_if_exists, write_json
-from transformer_mlops.tracking.runs import recorded_run_id, tracking_uri
+from transformer_mlops.tracking.runs import ensure_reachable, recorded_run_id, tracking_uri
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,7 @@ def _client():
     import mlflow
 
     uri = tracking_uri()
+    ensure_reachable(uri)  # seconds, not MLflow's minutes of retries, when the server is down
     mlflow.set_tracking_uri(uri)
     return _client_for(uri)
 
@@ -166,10 +167,10 @@ def gate(version: str, value: float, test_md5: str, key: str, champion) -> str:
     return f"kept champion: {key} {value:.4f} <= champion {best:.4f}"
 
 
-def register(task: str, settings: InferenceSettings) -> dict[str, Any]:
-    """Register the task's latest run, its model carrying the inference `settings` it is
-    served with, and apply the promotion gate; returns the decision."""
-    metrics_path, key, data_task, model_dir = GATES[task]
+def registrable(task: str) -> tuple[dict[str, Any], str]:
+    """The task's test metrics and training run id, or UserError saying which stage to run.
+    The register stage asks this of every task before it registers any."""
+    metrics_path = GATES[task][0]
     metrics = read_json_if_exists(metrics_path)
     if metrics is None:
         raise UserError(f"{metrics_path}: missing; run the task's evaluation stage first")
@@ -178,6 +179,14 @@ def register(task: str, settings: InferenceSettings) -> dict[str, Any]:
         raise UserError(
             f"reports/runs/{task}.json: no MLflow run recorded; run the training stage first"
         )
+    return metrics, run_id
+
+
+def register(task: str, settings: InferenceSettings) -> dict[str, Any]:
+    """Register the task's latest run, its model carrying the inference `settings` it is
+    served with, and apply the promotion gate; returns the decision."""
+    _, key, data_task, model_dir = GATES[task]
+    metrics, run_id = registrable(task)
     value = float(metrics[key])
     test_md5 = dvc_md5(Path("data/prepared") / data_task / "test.jsonl")
     client = _client()
