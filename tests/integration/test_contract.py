@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -85,9 +86,17 @@ def both(*edits):
 
 
 def squad(question="Where is Mary?", context="Mary went to the kitchen.", answer=None) -> str:
-    answer = answer or {"text": "kitchen", "answer_start": context.find("kitchen")}
-    qas = [{"id": f"q{i}", "question": question, "answers": [answer]} for i in range(60)]
-    return json.dumps({"data": [{"title": "t", "paragraphs": [{"context": context, "qas": qas}]}]})
+    """60 distinct paragraphs (the splits are carved from them), one question each."""
+    paragraphs = []
+    for i in range(60):
+        text = f"{context} It was day {i}."
+        found = answer or {"text": "kitchen", "answer_start": text.find("kitchen")}
+        paragraphs.append(
+            {"context": text, "qas": [{"id": f"q{i}", "question": question, "answers": [found]}]}
+        )
+    return json.dumps(
+        {"data": [{"title": f"t{i}", "paragraphs": [p]} for i, p in enumerate(paragraphs)]}
+    )
 
 
 def squad_raw(document) -> str:
@@ -170,6 +179,7 @@ class Case:
     # and passed its checks), e.g. data/prepared/qa for a question only the tokenizer finds too long.
     may_change: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
+    needs_non_root: bool = False  # permissions do not stop root
 
 
 PREDICT_NER = ["tmlops", "predict", "ner"]
@@ -187,7 +197,7 @@ CASES = [
     Case("misspelt top-level section", ["nerr: unknown section", "seq2seq, ner, qa"], lambda raw: raw.update(nerr={"model": "x"})),
     Case("unknown nested key", ["ner.data.shuffle_everything", "unknown key"], set_key("ner.data.shuffle_everything", True)),
     Case("param of the wrong type", ["ner.data.seed", "integer"], set_key("ner.data.seed", "eleven")),
-    Case("doc_stride too large", ["qa", "doc_stride (400)", "max_length (384)"], set_key("qa.doc_stride", 400)),
+    Case("doc_stride too large", ["qa", "doc_stride (400) must be less than half of max_length"], set_key("qa.doc_stride", 400)),
     Case("zero windows per question", ["qa.max_windows", "greater than or equal to 1"], set_key("qa.max_windows", 0)),
     Case("zero beam size", ["seq2seq.eval.beam_size", "greater than or equal to 1"], set_key("seq2seq.eval.beam_size", 0)),
     Case("unknown data source", ["ner.data.source", "synthetic", "files", "hub"], set_key("ner.data.source", "ftp")),
@@ -246,16 +256,18 @@ CASES = [
     # --- data that only the model's tokenizer finds wrong (prepare passes, training stops) ---
     Case("question longer than the window", ["data/prepared/qa/train.jsonl:", "the question is", "qa.max_length"],
          files_source("qa", "squad", "long.json"), {"long.json": squad(question="where " * 400 + "is Mary?")},
-         may_change=("data/prepared/qa", "reports/validation/")),
+         may_change=("data/prepared/qa", "reports/validation/", "dvc.lock")),
     Case("too many windows for one context", ["data/prepared/qa/train.jsonl:", "windows", "qa.max_windows (2)"],
          both(files_source("qa", "squad", "wide.json"), set_key("qa.max_windows", 2)),
          {"wide.json": squad(context="Mary went to the kitchen. " + "John slept in the hall. " * 400)},
-         may_change=("data/prepared/qa", "reports/validation/")),
+         may_change=("data/prepared/qa", "reports/validation/", "dvc.lock")),
     # --- the file system ----------------------------------------------------------------------
     Case("file size limit while saving the model", ["cannot write", "larger than this process may write"],
          set_key("ner.train.seed", 8), command=["bash", "-c", "ulimit -f 20000 && dvc repro"]),
     Case("folder where a report file belongs", ["reports/speed/ner.json"],
          set_key("ner.train.seed", 9), {}, folder_in_the_way("reports/speed/ner.json")),
+    Case("unwritable reports folder", ["cannot write reports/runs/", "permission denied"],
+         set_key("ner.train.seed", 10), {}, lambda p: (p / "reports/runs").chmod(0o555), needs_non_root=True),
     Case("tracking server down for register", ["MLflow tracking server", "not reachable"],
          command=["dvc", "repro", "--force", "--single-item", "register"],
          env={"MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}),
@@ -303,6 +315,8 @@ def _restore(project: Path) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_a_mistake_gives_one_clear_message_and_loses_nothing(project, case):
+    if case.needs_non_root and os.geteuid() == 0:
+        pytest.skip("root writes through file permissions")
     before = snapshot(project)
     params_text = (project / "params.yaml").read_text()
     added = [name for name in case.files if not (project / name).exists()]
@@ -334,9 +348,13 @@ def test_a_mistake_gives_one_clear_message_and_loses_nothing(project, case):
             (project / name).unlink(missing_ok=True)
         shutil.rmtree(project / "bad-model", ignore_errors=True)
         shutil.rmtree(project / "checkpoints/ner", ignore_errors=True)
-        if case.arrange or case.may_change or snapshot(project) != before:
+        (project / "reports/runs").chmod(0o755)
+        restored = snapshot(project) != before
+        if restored:  # the case damaged outputs on purpose, or failed: the next starts clean
             _restore(project)
-    assert snapshot(project) == before
+    if not restored:
+        return
+    assert case.arrange or case.may_change, "outputs changed, see the assertion above"
 
 
 def test_after_the_matrix_dvc_status_is_clean_and_repro_a_no_op(project):

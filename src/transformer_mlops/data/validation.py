@@ -247,6 +247,9 @@ def validate_splits(
     the report."""
     import great_expectations as gx
 
+    # GX sets its loggers' levels when imported; its INFO lines are internal chatter
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
+
     labels = None
     if task == "ner":
         types = cfg.entity_types or sorted({t[2:] for r in splits["train"] for t in r["tags"] if t != "O"})
