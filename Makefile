@@ -16,12 +16,13 @@ export DO_NOT_TRACK ?= 1
 # Stage commands run `python`: make it the project's.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup repro test test-all lint bench dag clean help
+.PHONY: setup repro test test-all test-contract lint bench dag clean help
 
 help:
 	@echo "make repro     set up .venv, then run the whole DVC pipeline (dvc repro)"
 	@echo "make test      set up .venv, then run the fast tests (everyday work, a few minutes)"
 	@echo "make test-all  every test, slow ones included (what CI runs)"
+	@echo "make test-contract  the bad-input matrix through dvc repro (about 12 min)"
 	@echo "make lint      ruff + actionlint"
 	@echo "make bench     benchmarks (about 35 min): reports/bench/summary.json + summary.md"
 
@@ -44,6 +45,9 @@ test: setup
 
 test-all: setup
 	$(BIN)/python -m pytest -m ""
+
+test-contract: setup
+	$(BIN)/python -m pytest -m "" tests/integration/test_contract.py
 
 # Not part of the test suite: speed figures need a quiet machine (see benchmarks/run_all.py).
 bench: setup

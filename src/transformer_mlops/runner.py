@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from transformer_mlops.distributed import is_global_zero
@@ -50,6 +52,8 @@ def file_system_message(error: OSError) -> str | None:
     if advice is None:
         return None
     target = error.filename2 or error.filename  # a rename or link names its target second
+    if target and os.path.isabs(target) and Path(target).is_relative_to(Path.cwd()):
+        target = os.path.relpath(target)
     where = f"cannot write {target}" if target else "cannot write"
     return f"{where}: {advice}"
 

@@ -3,7 +3,8 @@ system or a CLI argument, then `dvc repro` (or `tmlops`) in a real DVC project t
 holds good outputs. Every case must exit non-zero with one clear message naming the key, file,
 line or JSON path and what was expected, print no traceback, and leave every output under
 models/, reports/ and data/prepared (the `cache: false` ones too) and dvc.lock as they were.
-After the whole matrix, with every edit reverted, `dvc status` is clean and `dvc repro` a no-op.
+After the whole matrix, with every edit reverted, `dvc repro` recomputes nothing (only the
+one-second `check_params` looks at params.yaml again) and `dvc status` is clean.
 """
 
 from __future__ import annotations
@@ -23,14 +24,22 @@ from tests.integration.conftest import run
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-GUARDED = ("data/prepared", "models", "reports", "dvc.lock")
+GUARDED = ("data/prepared", "models", "reports")
 BIG = 2**21  # files above 2 MB (weights) are compared by inode, size and mtime, not content
 REPRO = ["dvc", "repro"]
 
 
+def lock_without_check(project: Path) -> str:
+    """dvc.lock without `check_params`: that stage checks every edit of params.yaml and, when
+    the file is valid, records it; what the failing stage and all others recorded must stay."""
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    lock["stages"].pop("check_params", None)
+    return hashlib.sha256(json.dumps(lock, sort_keys=True).encode()).hexdigest()
+
+
 def snapshot(project: Path) -> dict[str, object]:
     """Each guarded file's content hash (or, for weights, the file's identity)."""
-    found: dict[str, object] = {}
+    found: dict[str, object] = {"dvc.lock": lock_without_check(project)}
     for name in GUARDED:
         root = project / name
         for path in [root] if root.is_file() else sorted(root.rglob("*")):
@@ -294,7 +303,7 @@ def project(tiny_full_project):
     """The shared tiny project, its outputs copied aside so a failed case cannot poison the next."""
     backup = tiny_full_project.parent / "contract-backup"
     shutil.rmtree(backup, ignore_errors=True)
-    for name in GUARDED:
+    for name in [*GUARDED, "dvc.lock"]:
         source = tiny_full_project / name
         (backup / name).parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, backup / name)
@@ -304,7 +313,7 @@ def project(tiny_full_project):
 
 def _restore(project: Path) -> None:
     backup = project.parent / "contract-backup"
-    for name in [*GUARDED, "params.yaml"]:
+    for name in [*GUARDED, "dvc.lock", "params.yaml"]:
         target = project / name
         if target.is_dir():
             shutil.rmtree(target)
@@ -338,6 +347,9 @@ def test_a_mistake_gives_one_clear_message_and_loses_nothing(project, case):
         assert "Traceback" not in output, output
         for expected in case.expected:
             assert expected in output, f"{expected!r} not in:\n{output}"
+        said = project.parent / "contract-messages"  # what each case printed, for reading
+        said.mkdir(exist_ok=True)
+        (said / f"{case.name}.txt").write_text(output)
         after = snapshot(project)
         changed = sorted(k for k in set(after) | set(arranged) if after.get(k) != arranged.get(k))
         changed = [k for k in changed if not k.startswith(case.may_change or ("\0",))]
@@ -357,12 +369,17 @@ def test_a_mistake_gives_one_clear_message_and_loses_nothing(project, case):
     assert case.arrange or case.may_change, "outputs changed, see the assertion above"
 
 
-def test_after_the_matrix_dvc_status_is_clean_and_repro_a_no_op(project):
+def ran(output: str) -> list[str]:
+    """The stages a `dvc repro` ran, `check_params` (a check that writes nothing) left out."""
+    names = [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
+    return [name for name in names if name != "check_params"]
+
+
+def test_after_the_matrix_reverted_edits_recompute_nothing(project):
     """Run after the cases (same module, defined last): reverting every edit was enough."""
+    assert ran(run(REPRO, project).stdout) == []
     status = run(["dvc", "status"], project)
     assert "Data and pipelines are up to date" in status.stdout, status.stdout
-    repro = run(REPRO, project)
-    assert "Running stage" not in repro.stdout, repro.stdout
 
 
 def test_a_failed_stage_through_dvc_repro_keeps_the_same_dvc_status(project):
@@ -373,10 +390,11 @@ def test_a_failed_stage_through_dvc_repro_keeps_the_same_dvc_status(project):
     raw["ner"]["train"]["batch_size"] = -1
     (project / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     try:
-        edited = run(["dvc", "status"], project).stdout
+        edited = run(["dvc", "status", "finetune_ner"], project).stdout
+        assert "changed deps" in edited and "ner.train.batch_size" in edited
         assert run(REPRO, project, check=False).returncode != 0
-        assert run(["dvc", "status"], project).stdout == edited
+        assert run(["dvc", "status", "finetune_ner"], project).stdout == edited
         assert "deleted" not in edited and "changed outs" not in edited
     finally:
         (project / "params.yaml").write_text(params_text)
-    assert "Running stage" not in run(REPRO, project).stdout
+    assert ran(run(REPRO, project).stdout) == []

@@ -1,10 +1,18 @@
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
 
-from transformer_mlops.io import atomic_dir, atomic_write_text, dump_json, read_jsonl, write_jsonl
+from transformer_mlops.io import (
+    atomic_dir,
+    atomic_write_text,
+    dump_json,
+    read_jsonl,
+    write_json,
+    write_jsonl,
+)
 
 
 def test_atomic_dir_keeps_the_old_output_when_the_block_fails(tmp_path):
@@ -45,3 +53,45 @@ def test_outputs_get_the_modes_of_the_process_umask(tmp_path, umask, file_mode, 
         os.umask(old)
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == file_mode
     assert (tmp_path / "folder").stat().st_mode & 0o777 == dir_mode
+
+
+# ------------------------------------------------------------------------ a real full disk
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 1 MB tmpfs (needs root and mount rights; skipped elsewhere, e.g. GitHub's runner)."""
+    import subprocess
+
+    mount = tmp_path / "small"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
+                          capture_output=True)  # fmt: skip
+    if made.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_full_disk_keeps_the_previous_file_and_says_so(full_disk):
+    import torch
+    from safetensors.torch import save_file
+
+    from transformer_mlops.runner import file_system_message
+    from transformer_mlops.tasks.trainer import AtomicCheckpointIO
+
+    report = full_disk / "report.json"
+    write_json(report, {"good": True})
+    with pytest.raises(OSError) as raised:
+        atomic_write_text(report, "x" * 2_000_000)
+    assert "the disk is full" in file_system_message(raised.value)
+    assert json.loads(report.read_text()) == {"good": True}
+    big = {"w": torch.zeros(400_000)}  # 1.6 MB
+    with pytest.raises(OSError) as raised, atomic_dir(full_disk / "model") as tmp:
+        save_file(big, str(tmp / "model.safetensors"))  # safetensors' own error, turned back
+    assert "cannot write" in file_system_message(raised.value)
+    assert "the disk is full" in file_system_message(raised.value)
+    with pytest.raises(OSError) as raised:
+        AtomicCheckpointIO().save_checkpoint(big, full_disk / "last.ckpt")  # torch's own error
+    assert "the disk is full" in file_system_message(raised.value)
+    assert sorted(p.name for p in full_disk.iterdir()) == ["report.json"]
