@@ -45,12 +45,13 @@ def version() -> None:
 
 @app.command()
 def prepare(task: TaskArg, params: ParamsOpt = "params.yaml") -> None:
-    """Prepare one task's data (what the `prepare@<task>` stage runs)."""
+    """Prepare and validate one task's data (what the `prepare@<task>` stage runs)."""
     from transformer_mlops.data.prepare import prepare as prepare_task
 
     def work() -> None:
         cfg = load_params(params).task(task).data
-        stats = prepare_task(task, cfg, f"data/prepared/{task}")
+        stats = prepare_task(task, cfg, f"data/prepared/{task}", f"reports/validation/{task}.json",
+                             f"reports/validation/docs/{task}")  # fmt: skip
         typer.echo(json.dumps({s: i["rows"] for s, i in stats["splits"].items()}))
 
     run_user_command(work)
