@@ -5,9 +5,9 @@ DVC removes a stage's outputs before it runs the command unless they are declare
 script starts; `kept_on_failure` hard-links them aside (no copy, no disk space: every write of
 this project replaces files by rename, so the links keep the old bytes), runs the stage, and
 then either drops the links (success) or puts them back, removing whatever the failed run
-wrote (failure). `dvc status` after a failure is what it was before, and reverting the edit
-that caused it makes `dvc repro` a no-op. A run killed outright (`kill -9`) leaves the links;
-the next run of the stage puts them back first.
+wrote (failure). After a failure `dvc status` shows the edit that caused it and nothing else,
+and once it is reverted `dvc repro` recomputes nothing. A run killed outright (`kill -9`)
+leaves the links; the next run of the stage puts them back first.
 """
 
 from __future__ import annotations

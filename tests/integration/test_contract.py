@@ -14,15 +14,16 @@ import json
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.integration.conftest import run
+from tests.conftest import ci_profile
+from tests.integration.conftest import copy_project, edit_params, run
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration]
 
 GUARDED = ("data/prepared", "models", "reports")
 BIG = 2**21  # files above 2 MB (weights) are compared by inode, size and mtime, not content
@@ -298,17 +299,24 @@ CASES = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def project(tiny_full_project):
-    """The shared tiny project, its outputs copied aside so a failed case cannot poison the next."""
-    backup = tiny_full_project.parent / "contract-backup"
+# The everyday smoke (`make test`): a dozen of the cases above, one per kind of mistake that
+# stops before any model is loaded, on a project whose data stages ran (about 2 minutes).
+FAST = ["negative batch size", "n_heads not dividing d_model", "misspelt top-level section",
+        "params.yaml that is not YAML", "conll wrong column count", "squad null question",
+        "json nested too deeply", "babi numbering that never restarts", "non-UTF-8 file",
+        "missing data file", "non-UTF-8 argument", "empty text to predict"]  # fmt: skip
+DATA_STAGES = ["check_params", "prepare@seq2seq", "prepare@ner", "prepare@qa"]
+
+
+def _back_up(project: Path) -> Path:
+    """Copy the outputs aside, so that a failed case cannot poison the next."""
+    backup = project.parent / "contract-backup"
     shutil.rmtree(backup, ignore_errors=True)
-    for name in [*GUARDED, "dvc.lock"]:
-        source = tiny_full_project / name
+    for name in [*GUARDED, "dvc.lock", "params.yaml"]:
+        source = project / name
         (backup / name).parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, backup / name)
-    shutil.copy2(tiny_full_project / "params.yaml", backup / "params.yaml")
-    return tiny_full_project
+    return project
 
 
 def _restore(project: Path) -> None:
@@ -322,8 +330,37 @@ def _restore(project: Path) -> None:
         (shutil.copytree if (backup / name).is_dir() else shutil.copy2)(backup / name, target)
 
 
+@pytest.fixture(scope="module")
+def project(tiny_full_project):
+    """The shared tiny project, every stage run (models, metrics, registry)."""
+    return _back_up(tiny_full_project)
+
+
+@pytest.fixture(scope="module")
+def data_project(tmp_path_factory):
+    """A project whose data stages ran; its reports/ are the committed ones."""
+    project = copy_project(tmp_path_factory.mktemp("data") / "project")
+    edit_params(project, ci_profile)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "tiny"], project)
+    run(["dvc", "repro", *DATA_STAGES], project)
+    return _back_up(project)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("case", [c for c in CASES if c.name in FAST], ids=lambda c: c.name)
+def test_everyday_smoke_of_the_matrix(data_project, case):
+    command = case.command if case.command[0] == "tmlops" else ["dvc", "repro", *DATA_STAGES]
+    check_case(data_project, replace(case, command=command))
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_a_mistake_gives_one_clear_message_and_loses_nothing(project, case):
+    check_case(project, case)
+
+
+def check_case(project: Path, case: Case) -> None:
+    """Make the mistake, run the command, check the message and that nothing changed."""
     if case.needs_non_root and os.geteuid() == 0:
         pytest.skip("root writes through file permissions")
     before = snapshot(project)
@@ -375,6 +412,7 @@ def ran(output: str) -> list[str]:
     return [name for name in names if name != "check_params"]
 
 
+@pytest.mark.slow
 def test_after_the_matrix_reverted_edits_recompute_nothing(project):
     """Run after the cases (same module, defined last): reverting every edit was enough."""
     assert ran(run(REPRO, project).stdout) == []
@@ -382,6 +420,7 @@ def test_after_the_matrix_reverted_edits_recompute_nothing(project):
     assert "Data and pipelines are up to date" in status.stdout, status.stdout
 
 
+@pytest.mark.slow
 def test_a_failed_stage_through_dvc_repro_keeps_the_same_dvc_status(project):
     """`dvc status` after a failure shows the edit only (changed params), nothing deleted or
     modified among the outputs; reverting the edit makes `dvc repro` a no-op."""
