@@ -49,9 +49,12 @@ def prepare(task: TaskArg, params: ParamsOpt = "params.yaml") -> None:
     from transformer_mlops.data.prepare import prepare as prepare_task
 
     def work() -> None:
+        from transformer_mlops.outputs import kept_on_failure, stage_outputs
+
         cfg = load_params(params).task(task).data
-        stats = prepare_task(task, cfg, f"data/prepared/{task}", f"reports/validation/{task}.json",
-                             f"reports/validation/docs/{task}")  # fmt: skip
+        with kept_on_failure(stage_outputs(f"prepare@{task}")):  # as the stage: all or nothing
+            stats = prepare_task(task, cfg, f"data/prepared/{task}",
+                                 f"reports/validation/{task}.json", f"reports/validation/docs/{task}")  # fmt: skip
         typer.echo(json.dumps({s: i["rows"] for s, i in stats["splits"].items()}))
 
     run_user_command(work)

@@ -124,7 +124,9 @@ def writing(path: str | Path) -> Iterator[None]:
     except OSError:
         raise
     except Exception as error:
-        code = _os_error_code(error, Path(path))
+        # torch raises RuntimeError, safetensors its SafetensorError; anything else is not a write
+        serializer = isinstance(error, RuntimeError) or type(error).__name__ == "SafetensorError"
+        code = _os_error_code(error, Path(path)) if serializer else None
         if code is None:
             raise
         raise OSError(code, os.strerror(code), str(path)) from error

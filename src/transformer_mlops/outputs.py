@@ -27,7 +27,9 @@ SECTIONS = ("outs", "metrics", "plots")
 
 
 def stage_outputs(stage: str, dvc_yaml: str | Path = "dvc.yaml") -> list[Path]:
-    """The output paths dvc.yaml declares for `stage` (`name` or `name@item` of a foreach)."""
+    """The output paths dvc.yaml declares for `stage` (`name` or `name@item` of a foreach);
+    none outside a DVC project or for an item the foreach does not list (the stage script
+    refuses it). A stage name dvc.yaml lacks is a bug of the calling script: ValueError."""
     path = Path(dvc_yaml)
     if not path.is_file():
         return []
@@ -35,6 +37,8 @@ def stage_outputs(stage: str, dvc_yaml: str | Path = "dvc.yaml") -> list[Path]:
     name, _, item = stage.partition("@")
     definition = stages.get(name)
     if definition is None:
+        raise ValueError(f"{path} has no stage {name!r}")
+    if "foreach" in definition and item not in definition["foreach"]:
         return []
     body = definition.get("do", definition)
     paths = []
@@ -50,10 +54,15 @@ def kept_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.kept")
 
 
+def _partial(path: Path) -> Path:
+    """A `.kept` being built or being dropped: never put back (it may be incomplete)."""
+    return path.with_name(f".{path.name}.kept.partial")
+
+
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
+    elif os.path.lexists(path):
         path.unlink()
 
 
@@ -65,39 +74,53 @@ def _link_or_copy(source: str, target: str) -> None:
 
 
 def _keep(path: Path) -> None:
-    kept = kept_path(path)
+    """Link `path` aside: built under a partial name, renamed once complete."""
+    partial = _partial(path)
+    _remove(partial)
     if path.is_dir() and not path.is_symlink():
-        shutil.copytree(path, kept, symlinks=True, copy_function=_link_or_copy)
+        shutil.copytree(path, partial, symlinks=True, copy_function=_link_or_copy)
     else:
-        _link_or_copy(str(path), str(kept))
+        _link_or_copy(str(path), str(partial))
+    os.replace(partial, kept_path(path))
+
+
+def _drop(path: Path) -> None:
+    """Remove the kept version: renamed away first, so a kill mid-way leaves nothing to put back."""
+    kept = kept_path(path)
+    if os.path.lexists(kept):
+        os.replace(kept, _partial(path))
+    _remove(_partial(path))
 
 
 def _put_back(paths: list[Path], existed: set[Path]) -> None:
     """Each output as it was: the kept version back in place, or absent if it was absent."""
     for path in paths:
         kept = kept_path(path)
-        if path in existed and kept.exists():
+        if path in existed and os.path.lexists(kept):
             _remove(path)
             os.replace(kept, path)
         elif path not in existed:
             _remove(path)
+        _remove(_partial(path))
 
 
 @contextlib.contextmanager
 def kept_on_failure(paths: list[Path]) -> Iterator[None]:
     """Run a block; if it raises (or is interrupted), every path is put back as it was."""
-    stale = [p for p in paths if kept_path(p).exists() or kept_path(p).is_symlink()]
+    stale = [p for p in paths if os.path.lexists(kept_path(p))]
     if stale:  # a run of this stage was killed: what it started from goes back first
         _put_back(stale, set(stale))
         log.warning("put back the outputs of an interrupted run: %s",
                     ", ".join(p.as_posix() for p in stale))  # fmt: skip
-    existed = {p for p in paths if p.exists() or p.is_symlink()}
+    for path in paths:
+        _remove(_partial(path))
+    existed = {p for p in paths if os.path.lexists(p)}
     try:
         for path in existed:
             _keep(path)
     except BaseException:
         for path in existed:
-            _remove(kept_path(path))
+            _drop(path)
         raise
     try:
         yield
@@ -105,4 +128,4 @@ def kept_on_failure(paths: list[Path]) -> Iterator[None]:
         _put_back(paths, existed)
         raise
     for path in existed:
-        _remove(kept_path(path))
+        _drop(path)

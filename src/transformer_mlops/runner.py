@@ -35,14 +35,14 @@ def setup_logging(level: int = logging.INFO) -> None:
 
 # Failures of the file system a user fixes (space, permissions, a file where a folder belongs).
 FILE_SYSTEM_ERRORS = {
-    errno.ENOSPC: "the disk is full: free some space (`df -h .`) and run again",
-    errno.EDQUOT: "the disk quota is exceeded: free some space and run again",
-    errno.EFBIG: "the file is larger than this process may write (`ulimit -f`)",
-    errno.EACCES: "permission denied: make it writable (`ls -ld`, `chmod u+w`)",
-    errno.EPERM: "operation not permitted: make it writable (`ls -ld`, `chmod u+w`)",
-    errno.EROFS: "the file system is read-only",
-    errno.ENOTDIR: "a file stands where a folder is needed: move it away",
-    errno.EISDIR: "a folder stands where a file is needed: move it away",
+    errno.ENOSPC: "cannot write: the disk is full; free some space (`df -h .`) and run again",
+    errno.EDQUOT: "cannot write: the disk quota is exceeded; free some space and run again",
+    errno.EFBIG: "cannot write: the file is larger than this process may write (`ulimit -f`)",
+    errno.EACCES: "permission denied; check its permissions and its folder's (`ls -ld`)",
+    errno.EPERM: "operation not permitted; check its permissions and its folder's (`ls -ld`)",
+    errno.EROFS: "cannot write: the file system is read-only",
+    errno.ENOTDIR: "a file stands where a folder is needed; move it away",
+    errno.EISDIR: "a folder stands where a file is needed; move it away",
 }
 
 
@@ -52,10 +52,14 @@ def file_system_message(error: OSError) -> str | None:
     if advice is None:
         return None
     target = error.filename2 or error.filename  # a rename or link names its target second
-    if target and os.path.isabs(target) and Path(target).is_relative_to(Path.cwd()):
-        target = os.path.relpath(target)
-    where = f"cannot write {target}" if target else "cannot write"
-    return f"{where}: {advice}"
+    if not target:
+        return advice
+    target = Path(str(target))
+    if target.name.startswith(".") and ".kept" in target.name:  # outputs.py's link: the output
+        target = target.with_name(target.name[1:].split(".kept")[0])
+    if target.is_absolute() and target.is_relative_to(Path.cwd()):
+        target = Path(os.path.relpath(target))
+    return f"{target}: {advice}"
 
 
 def run_user_command(function: Callable[..., Any], *args: Any, after_failure: str = "",
@@ -87,4 +91,12 @@ def run_stage(stage: str, function: Callable[..., Any], *args: Any) -> Any:
             return function(*args)
 
     kept = f"\n{stage}: its previous outputs are unchanged." if outputs else ""
-    return run_user_command(guarded, after_failure=kept)
+    try:
+        return run_user_command(guarded, after_failure=kept)
+    except SystemExit as stop:
+        if stop.code in (None, 0):  # Lightning turns SIGTERM into a bare SystemExit: no success,
+            print(f"stopped by a signal{kept}", file=sys.stderr)  # or DVC would record the stage
+            raise SystemExit(143) from None
+        if stop.code not in (2, 130):  # Lightning ends a Ctrl-C in fit with exit(1)
+            print(f"stopped (exit status {stop.code}){kept}", file=sys.stderr)
+        raise

@@ -61,6 +61,7 @@ def test_bad_data_stops_the_pipeline_with_a_readable_report(project):
         raw["ner"]["data"]["drop_overlap"] = False
 
     edit_params(project, use_bad_file)
+    certificate = (project / "reports/validation/ner.json").read_bytes()  # the committed one
     proc = run(["dvc", "repro", "prepare@ner"], project, check=False)
     assert proc.returncode != 0
     output = proc.stdout + proc.stderr
@@ -69,7 +70,7 @@ def test_bad_data_stops_the_pipeline_with_a_readable_report(project):
     assert "'tag': 'B-CITY'" in output
     assert "FAILED [test] tokens: IOB2 well formed" in output and "B-LOC>I-ORG" in output
     assert "Traceback" not in output
-    assert not (project / "reports/validation/ner.json").exists()
+    assert (project / "reports/validation/ner.json").read_bytes() == certificate  # the last good
     assert not (project / "data/prepared/ner").exists()  # data that fails is never written
     assert (project / "reports/validation/ner.failed.json").is_file()
     assert (project / "reports/validation/docs/ner.failed/index.html").is_file()

@@ -66,16 +66,21 @@ def test_kill_9_mid_training_then_repro_resumes_the_same_run_to_the_same_result(
     assert training.poll() is None, "training finished before it could be killed"
     os.killpg(training.pid, signal.SIGKILL)
     training.wait(timeout=30)
-    killed_run = json.loads((project / "reports/runs/scratch.json").read_text())["run_id"]
+    killed_run = json.loads((project / "checkpoints/scratch/resume.json").read_text())["run_id"]
     assert killed_run != first_run
-    assert not (project / "models/scratch").exists()  # DVC removed the stage's outputs first
+    # the outputs persist (the run record names only finished runs) and their links wait aside
+    assert json.loads((project / "reports/runs/scratch.json").read_text())["run_id"] == first_run
+    assert sha256(project / "models/scratch/model.safetensors") == weights
+    assert (project / "models/.scratch.kept").is_dir()
 
     out = run(["dvc", "repro", "evaluate_scratch"], project)
+    assert "put back the outputs of an interrupted run" in out.stdout + out.stderr
     assert "resuming from" in out.stdout + out.stderr
     assert json.loads((project / "reports/runs/scratch.json").read_text())["run_id"] == killed_run
     assert (project / "reports/metrics/scratch.json").read_bytes() == metrics
     assert sha256(project / "models/scratch/model.safetensors") == weights
     assert not (project / "checkpoints/scratch/resume.json").exists()
+    assert not list((project / "models").glob(".*kept*"))
 
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
     client = MlflowClient()

@@ -110,5 +110,7 @@ def test_an_accelerator_the_machine_lacks_is_refused(default_params_raw):
 def test_a_misspelt_top_level_section_is_an_error(default_params_raw):
     raw = copy.deepcopy(default_params_raw)
     raw["nerr"] = raw["ner"]
-    with pytest.raises(ConfigError, match=r"nerr: unknown key"):
+    with pytest.raises(
+        ConfigError, match=r"nerr: unknown section; params.yaml has exactly seq2seq, ner, qa"
+    ):
         parse_params(raw)

@@ -62,7 +62,8 @@ def test_stage_outputs_read_from_dvc_yaml(tmp_path):
     )
     assert stage_outputs("prepare@ner", tmp_path / "dvc.yaml") == [Path("data/prepared/ner")]
     assert stage_outputs("evaluate", tmp_path / "dvc.yaml") == [Path("m.json"), Path("p.json")]
-    assert stage_outputs("nothing", tmp_path / "dvc.yaml") == []
+    assert stage_outputs("prepare@qa", tmp_path / "dvc.yaml") == []  # not in the foreach
+    assert stage_outputs("evaluate", tmp_path / "missing.yaml") == []  # outside a DVC project
 
 
 def test_every_output_in_dvc_yaml_persists():
@@ -77,3 +78,39 @@ def test_every_output_in_dvc_yaml_persists():
                 assert isinstance(entry, dict), f"{name}: {entry} lacks persist: true"
                 ((path, options),) = entry.items()
                 assert options.get("persist") is True, f"{name}: {path} lacks persist: true"
+
+
+def test_a_partial_kept_copy_is_never_put_back(tmp_path, outputs):
+    """A kill while the links were being made leaves a partial copy: the output stays."""
+    before = tree(tmp_path)
+    (tmp_path / "models/.ner.kept.partial").mkdir()  # what a kill during copytree leaves
+    with pytest.raises(RuntimeError), kept_on_failure(outputs):
+        raise RuntimeError
+    assert tree(tmp_path) == before
+    assert not (tmp_path / "models/.ner.kept.partial").exists()
+
+
+def test_every_stage_script_names_a_stage_of_dvc_yaml():
+    """run_stage("<name>") reads the stage's outputs from dvc.yaml: a name it lacks is a bug."""
+    import re
+
+    for script in sorted(Path("pipelines").glob("*.py")):
+        for name in re.findall(r'run_stage\(f?"([^"{@]+)', script.read_text()):
+            stage_outputs(name if name != "prepare" else "prepare@ner")
+    with pytest.raises(ValueError, match="no stage 'nope'"):
+        stage_outputs("nope")
+    assert stage_outputs("prepare@poetry") == []  # not a task: the script refuses it
+
+
+def test_a_stop_by_signal_is_never_a_success(tmp_path, monkeypatch):
+    """Lightning turns SIGTERM into a bare SystemExit (status 0): the stage must fail."""
+    from transformer_mlops.runner import run_stage
+
+    monkeypatch.chdir(tmp_path)
+
+    def stopped() -> None:
+        raise SystemExit()
+
+    with pytest.raises(SystemExit) as raised:
+        run_stage("anything", stopped)  # no dvc.yaml here: nothing to keep
+    assert raised.value.code == 143

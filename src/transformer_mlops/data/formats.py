@@ -11,6 +11,7 @@ import json
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 from transformer_mlops.errors import DataError
 
@@ -120,9 +121,9 @@ JSON_TYPES = {dict: "an object", list: "a list", str: "a string", bool: "a boole
               int: "a number", float: "a number", type(None): "null"}  # fmt: skip
 
 
-def _expect(value, kind: type | tuple[type, ...], path: Path, where: str, what: str):
+def _expect(value: Any, kind: type | tuple[type, ...], path: Path, where: str, what: str) -> Any:
     """`value` if it is of `kind`; else DataError naming the JSON path, expected and found."""
-    if isinstance(value, kind) and not (isinstance(value, bool) and kind in (int, (int, str))):
+    if isinstance(value, kind) and not isinstance(value, bool):  # JSON true is no number or id
         return value
     found = JSON_TYPES.get(type(value), type(value).__name__)
     raise DataError(f"{path}: {where}: expected {what}, found {found}; expected SQuAD v1.1 JSON")

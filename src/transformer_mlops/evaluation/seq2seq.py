@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from transformer_mlops.config import ScratchInference, Seq2SeqEvalConfig
 from transformer_mlops.features.seq2seq import collate, encode_pairs
 from transformer_mlops.inference.scratch import decode
-from transformer_mlops.io import read_jsonl, save_figure, write_json
+from transformer_mlops.io import atomic_dir, read_jsonl, save_figure, write_json
 from transformer_mlops.models.tokenization import BOS_ID, EOS_ID, PAD_ID, decode_ids
 from transformer_mlops.models.transformer import Transformer
 
@@ -133,7 +133,9 @@ def evaluate(model: Transformer, tokenizer, prepared_dir: str | Path, cfg: Seq2S
     metrics = metrics_from(records, scored)
     write_json(metrics_path, metrics)
     write_json(errors_path, worst_errors(records, scored, cfg.worst_errors))
-    for i, record in enumerate(records[: cfg.attention_plots]):
-        plot_cross_attention(model, tokenizer, record["source"],
-                             Path(plots_dir) / f"attention_{i}.png", ScratchInference.of(cfg))  # fmt: skip
+    # the folder is replaced whole: fewer plots than last time leave no stale ones behind
+    with atomic_dir(plots_dir) as folder:
+        for i, record in enumerate(records[: cfg.attention_plots]):
+            plot_cross_attention(model, tokenizer, record["source"], folder / f"attention_{i}.png",
+                                 ScratchInference.of(cfg))  # fmt: skip
     return metrics

@@ -72,8 +72,8 @@ def decode(model: Transformer, src: torch.Tensor, settings: ScratchInference) ->
         raise UserError(f"an input of {src.size(1)} tokens is longer than the {positions} "
                         "positions the scratch model was trained with; shorten it")  # fmt: skip
     if settings.max_decode_tokens >= positions:
-        raise UserError(f"max_decode_tokens ({settings.max_decode_tokens}) must be less than the "
-                        f"{positions} positions the scratch model was trained with")  # fmt: skip
+        raise UserError(f"seq2seq.eval.max_decode_tokens ({settings.max_decode_tokens}) must be "
+                        f"less than the {positions} positions the scratch model was trained with")  # fmt: skip
     if settings.beam_size > 1:
         return beam_search(model, src, BOS_ID, EOS_ID, settings.max_decode_tokens,
                            settings.beam_size, settings.length_penalty)  # fmt: skip
