@@ -310,26 +310,29 @@ FAST = ["negative batch size", "n_heads not dividing d_model", "misspelt top-lev
 DATA_STAGES = ["check_params", "prepare@seq2seq", "prepare@ner", "prepare@qa"]
 
 
+def _copy(source: Path, target: Path) -> None:
+    """Make `target` a copy of `source` (a file or a folder), replacing what is there."""
+    if target.is_dir():
+        shutil.rmtree(target)
+    elif target.exists():
+        target.unlink()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    (shutil.copytree if source.is_dir() else shutil.copy2)(source, target)
+
+
+KEPT = [*GUARDED, "dvc.lock", "params.yaml"]
+
+
 def _back_up(project: Path) -> Path:
     """Copy the outputs aside, so that a failed case cannot poison the next."""
-    backup = project.parent / "contract-backup"
-    shutil.rmtree(backup, ignore_errors=True)
-    for name in [*GUARDED, "dvc.lock", "params.yaml"]:
-        source = project / name
-        (backup / name).parent.mkdir(parents=True, exist_ok=True)
-        (shutil.copytree if source.is_dir() else shutil.copy2)(source, backup / name)
+    for name in KEPT:
+        _copy(project / name, project.parent / "contract-backup" / name)
     return project
 
 
 def _restore(project: Path) -> None:
-    backup = project.parent / "contract-backup"
-    for name in [*GUARDED, "dvc.lock", "params.yaml"]:
-        target = project / name
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
-        (shutil.copytree if (backup / name).is_dir() else shutil.copy2)(backup / name, target)
+    for name in KEPT:
+        _copy(project.parent / "contract-backup" / name, project / name)
 
 
 TRACKING = ("mlflow.db", "mlartifacts")  # failed cases open MLflow runs; later modules count them
@@ -340,17 +343,11 @@ def project(tiny_full_project):
     """The shared tiny project, every stage run (models, metrics, registry); its MLflow store
     is put back afterwards, so the modules that inspect the runs see only the pipeline's."""
     saved = tiny_full_project.parent / "contract-tracking"
-    shutil.rmtree(saved, ignore_errors=True)
-    saved.mkdir()
     for name in TRACKING:
-        (shutil.copytree if (tiny_full_project / name).is_dir() else shutil.copy2)(
-            tiny_full_project / name, saved / name
-        )
+        _copy(tiny_full_project / name, saved / name)
     yield _back_up(tiny_full_project)
     for name in TRACKING:
-        target = tiny_full_project / name
-        shutil.rmtree(target) if target.is_dir() else target.unlink()
-        (shutil.copytree if (saved / name).is_dir() else shutil.copy2)(saved / name, target)
+        _copy(saved / name, tiny_full_project / name)
 
 
 @pytest.fixture(scope="module")
