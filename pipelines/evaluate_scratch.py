@@ -7,10 +7,12 @@ from pathlib import Path
 
 from transformer_mlops.config import load_params
 from transformer_mlops.runner import log, run_stage, setup_logging
+from transformer_mlops.tracking.connection import ensure_reachable
 
 
 def main() -> None:
     cfg = load_params().seq2seq  # params first: a mistake costs a second, not the imports
+    ensure_reachable()  # a tracking server that cannot be used stops the stage before any work
     from transformer_mlops.evaluation.seq2seq import evaluate
     from transformer_mlops.inference.scratch import load_scratch_model
     from transformer_mlops.tracking.runs import log_evaluation

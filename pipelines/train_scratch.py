@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from transformer_mlops.config import load_params
 from transformer_mlops.runner import log, run_stage, setup_logging
+from transformer_mlops.tracking.connection import ensure_reachable
 
 
 def main() -> None:
     cfg = load_params().seq2seq  # params first: a mistake costs a second, not the imports
+    ensure_reachable()  # a tracking server that cannot be used stops the stage before any work
     from transformer_mlops.tasks.seq2seq import train
     from transformer_mlops.tracking.stage import run_training_stage
 

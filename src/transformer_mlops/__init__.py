@@ -9,7 +9,8 @@ __version__ = "0.1.0"
 # The project runs offline and quietly by default: model and dataset hubs are unreachable
 # on CI runners, and telemetry should never leave a user's machine. Users who are online
 # and want the hub set these variables themselves; setdefault never overrides them.
-OFFLINE_DEFAULTS = {
+# MLflow never unpickles a model (registered models are logged from code; see tracking/verified).
+ENV_DEFAULTS = {
     "HF_HUB_OFFLINE": "1",
     "HF_DATASETS_OFFLINE": "1",
     "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
@@ -18,6 +19,8 @@ OFFLINE_DEFAULTS = {
     "GX_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "1",
     "TOKENIZERS_PARALLELISM": "false",
+    "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",  # bars for copying a model folder: noise
 }
-for _key, _value in OFFLINE_DEFAULTS.items():
+for _key, _value in ENV_DEFAULTS.items():
     os.environ.setdefault(_key, _value)

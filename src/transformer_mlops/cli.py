@@ -121,20 +121,14 @@ def _is_registry_uri(model: str, *settings_options: object) -> bool:
 
 
 def _predict_registered(model: str, inputs: list) -> list:
-    """Predict through the registered pyfunc (e.g. models:/ner@champion)."""
-    import mlflow
+    """Predict through the registered pyfunc (e.g. models:/ner@champion), checked before it is
+    loaded (`tracking.verified`)."""
     from mlflow.exceptions import MlflowException
 
     from transformer_mlops.errors import UserError
-    from transformer_mlops.tracking.runs import redact, tracking_uri
+    from transformer_mlops.tracking.verified import load_registered
 
-    mlflow.set_tracking_uri(tracking_uri())
-    try:
-        loaded = mlflow.pyfunc.load_model(model)
-    except Exception as error:  # MlflowException, OSError: say which URI and where
-        raise UserError(
-            f"{model}: cannot load it from {redact(tracking_uri())} ({error})"
-        ) from None
+    loaded = load_registered(model)
     try:
         results = loaded.predict(inputs)
     except MlflowException as error:  # e.g. a request over the served model's size limits
@@ -322,20 +316,13 @@ def serve(
     host: Annotated[str, typer.Option(help="bind address (loopback by default)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 5001,
 ) -> None:
-    """Serve a registered model over HTTP (`mlflow models serve`, POST /invocations)."""
-    import os
-    import subprocess
-    import sys
+    """Serve a registered model over HTTP: POST /invocations with {"inputs": [...]} (MLflow's
+    scoring protocol), with limits on body size, characters, waiting requests and time."""
 
     def work() -> None:
-        from transformer_mlops.tracking.runs import tracking_uri
+        from transformer_mlops.tracking.scoring import serve as serve_model
 
-        uri = f"models:/{_registered_task(task)}@{alias}"
-        env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri()}
-        command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", uri, "--env-manager", "local",
-                   "--host", host, "--port", str(port)]  # fmt: skip
-        typer.echo(f"serving {uri} on http://{host}:{port}/invocations", err=True)
-        raise SystemExit(subprocess.call(command, env=env))
+        serve_model(f"models:/{_registered_task(task)}@{alias}", host, port)
 
     run_user_command(work)
 

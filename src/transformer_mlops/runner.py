@@ -6,6 +6,7 @@ import errno
 import logging
 import os
 import sys
+import traceback
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -14,12 +15,14 @@ from typing import Any
 from transformer_mlops.distributed import is_global_zero
 from transformer_mlops.errors import UserError
 from transformer_mlops.outputs import kept_on_failure, stage_outputs
+from transformer_mlops.secrets import redact, redact_logs
 
 log = logging.getLogger("transformer_mlops")
 
 
 def setup_logging(level: int = logging.INFO) -> None:
-    """One readable log format for every stage."""
+    """One readable log format for every stage; no credentials in any log line."""
+    redact_logs()
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -65,7 +68,8 @@ def file_system_message(error: OSError) -> str | None:
 def run_user_command(function: Callable[..., Any], *args: Any, after_failure: str = "",
                      **kwargs: Any) -> Any:  # fmt: skip
     """Run `function`; a UserError (or a file-system failure the user can fix) becomes one
-    clear message and exit status 2, no traceback. `after_failure` is added to the message."""
+    clear message and exit status 2, no traceback. `after_failure` is added to the message.
+    Anything else is a bug: its traceback is printed (redacted) with exit status 1."""
     try:
         return function(*args, **kwargs)
     except UserError as error:
@@ -73,12 +77,20 @@ def run_user_command(function: Callable[..., Any], *args: Any, after_failure: st
     except OSError as error:
         message = file_system_message(error)
         if message is None:
-            raise
+            _print_bug()
     except KeyboardInterrupt:
         print(f"interrupted{after_failure}", file=sys.stderr)
         raise SystemExit(130) from None
-    print(f"error: {message}{after_failure}", file=sys.stderr)
+    except Exception:
+        _print_bug()
+    print(redact(f"error: {message}{after_failure}"), file=sys.stderr)
     raise SystemExit(2) from None
+
+
+def _print_bug() -> None:
+    """An unexpected error: its traceback, with any credential it carries redacted; exit 1."""
+    print(redact(traceback.format_exc()).rstrip(), file=sys.stderr)
+    raise SystemExit(1) from None
 
 
 def run_stage(stage: str, function: Callable[..., Any], *args: Any) -> Any:

@@ -156,7 +156,8 @@ def _half_weights(folder: Path) -> None:
 def corrupt_resume_checkpoint(project: Path) -> None:
     """A last.ckpt that cannot be read, recorded for the (edited) params and the data."""
     from transformer_mlops.config import load_params
-    from transformer_mlops.tracking.runs import redact, tracking_uri
+    from transformer_mlops.secrets import redact
+    from transformer_mlops.tracking.connection import tracking_uri
     from transformer_mlops.tracking.stage import ResumePoint, fingerprint
 
     params = load_params(project / "params.yaml").ner.model_dump()

@@ -27,7 +27,7 @@ def test_servers_bind_loopback_by_default(root):
 
 
 def test_tracking_credentials_are_redacted():
-    from transformer_mlops.tracking.runs import redact
+    from transformer_mlops.secrets import redact
 
     uri = "postgresql+psycopg2://mlflow:s3cret@db.internal:5432/mlflow"
     assert "s3cret" not in redact(uri) and "db.internal" in redact(uri)

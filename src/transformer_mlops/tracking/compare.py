@@ -11,8 +11,9 @@ from typing import Any
 
 from transformer_mlops.errors import UserError
 from transformer_mlops.io import save_figure
+from transformer_mlops.secrets import redact
+from transformer_mlops.tracking.connection import ensure_reachable, tracking_uri
 from transformer_mlops.tracking.registry import GATES
-from transformer_mlops.tracking.runs import tracking_uri
 
 EXTRA_METRICS = ("train/tokens_per_second", "stage/wall_seconds")
 
@@ -22,11 +23,13 @@ def runs_table(task: str, limit: int = 20) -> tuple[list[dict[str, Any]], list[s
     import mlflow
 
     key = GATES[task][1]
-    mlflow.set_tracking_uri(tracking_uri())
+    uri = tracking_uri()
+    ensure_reachable(uri)
+    mlflow.set_tracking_uri(uri)
     experiment = f"transformer-mlops-{task}"
     if mlflow.get_experiment_by_name(experiment) is None:
         raise UserError(
-            f"no MLflow experiment {experiment!r} at {tracking_uri()}; run `dvc repro` first"
+            f"no MLflow experiment {experiment!r} at {redact(uri)}; run `dvc repro` first"
         )
     frame = mlflow.search_runs(experiment_names=[experiment], max_results=limit,
                                order_by=[f"metrics.`{key}` DESC", "attributes.start_time DESC"])  # fmt: skip

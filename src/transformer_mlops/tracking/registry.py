@@ -1,8 +1,8 @@
 """The model registry: log each trained model to its run, register it, and gate promotion.
 
 Per task (scratch, ner, qa) the `register` stage
-1. logs the model to the training stage's MLflow run as a pyfunc (see `serving`), NER also with
-   the transformers flavor, with the task's inference settings as its `model_config`, and
+1. logs the model to the training stage's MLflow run as a pyfunc from code (`model_code/`,
+   `serving`; no pickle), NER also with the transformers flavor, with the task's inference settings as its `model_config`, and
    registers it as a new version of the registered model `<task>`; a run already registered
    with the same settings is not registered twice (a no-op re-run stays a no-op), while new
    settings (e.g. a wider beam) make a new version of the same run;
@@ -31,7 +31,9 @@ from transformer_mlops.config import InferenceSettings
 from transformer_mlops.errors import UserError
 from transformer_mlops.hashing import dvc_md5
 from transformer_mlops.io import read_json_if_exists, write_json
-from transformer_mlops.tracking.runs import ensure_reachable, recorded_run_id, tracking_uri
+from transformer_mlops.tracking import model_code  # the files logged as models, never imported
+from transformer_mlops.tracking.connection import ensure_reachable, tracking_uri
+from transformer_mlops.tracking.runs import recorded_run_id
 
 log = logging.getLogger(__name__)
 
@@ -112,26 +114,40 @@ def _existing_version(client, name: str, run_id: str, settings: str):
     return None
 
 
+def model_code_path(task: str) -> Path:
+    """The file MLflow logs as the task's model (models from code: no pickle is written)."""
+    return Path(model_code.__file__).with_name(f"{task}.py")
+
+
 def log_and_register(task: str, run_id: str, model_dir: str, model_config: dict[str, Any]):
     """Log the task's model into its run and register it; returns the new model version.
-    `model_config` is the task's inference settings (`InferenceSettings.model_dump()`)."""
+    `model_config` is the task's inference settings (`InferenceSettings.model_dump()`).
+    The pyfunc is logged from code with the saved folder (safetensors, tokenizer, config) as
+    its artifact; NER is also logged in the standard transformers flavor."""
     import mlflow
 
-    from transformer_mlops.tracking.serving import INPUT_EXAMPLES, PYFUNC_MODELS
+    from transformer_mlops.tracking.serving import INPUT_EXAMPLES
 
     requirements = _pip_requirements()
     with mlflow.start_run(run_id=run_id):
         if task == "ner":  # the standard flavor too, for users of mlflow.transformers
+            from huggingface_hub import ModelCard
+
             from transformer_mlops.inference.ner import load_ner_model
 
-            model, tokenizer = load_ner_model(model_dir)
+            model, tokenizer = load_ner_model(
+                model_dir
+            )  # MLflow's local-folder path fails on transformers 5
+            card = ModelCard("---\nlicense: apache-2.0\n---\nToken classification (NER) "
+                             "fine-tuned by transformer-mlops from all-MiniLM-L6-v2.\n")  # fmt: skip
             mlflow.transformers.log_model(
                 transformers_model={"model": model, "tokenizer": tokenizer},
-                name="transformers", task="token-classification", pip_requirements=requirements,
+                task="token-classification", name="transformers",
+                model_card=card, pip_requirements=requirements,
             )  # fmt: skip
         info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=PYFUNC_MODELS[task](),
+            python_model=str(model_code_path(task)),
             artifacts={"model": model_dir},
             model_config=model_config,
             input_example=INPUT_EXAMPLES[task],

@@ -1,14 +1,14 @@
 """MLflow tracking for the pipeline's stages: one experiment per task, one run per training stage.
 
-- `MLFLOW_TRACKING_URI` is respected; the default is an embedded SQLite store `mlflow.db` in the
-  project root with artifacts under `mlartifacts/` (both git-ignored).
+- Where the store is and how to reach it: `connection` (the default is the embedded SQLite
+  store `mlflow.db` in the project root, artifacts under `mlartifacts/`, both git-ignored).
 - A training stage opens the run (`stage_run`), Lightning's MLFlowLogger streams step/epoch
   metrics into it, and `reports/runs/<task>.json` records its id: the evaluation and register
   stages reopen the same run, and a DVC experiment leads to its MLflow run.
 - Lineage tags: git commit and dirty flag, the DVC stage, and the DVC hashes (md5, computed as
   DVC does) of the prepared data and validation report the run saw; the prepared splits are
   also logged as MLflow dataset inputs with the DVC hash as digest.
-- Only global rank 0 talks to MLflow; credentials in the URI never reach logs or tags.
+- Only global rank 0 talks to MLflow; credentials never reach logs or tags (`secrets.redact`).
 """
 
 from __future__ import annotations
@@ -16,67 +16,24 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import re
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from transformer_mlops.distributed import is_global_zero
 from transformer_mlops.errors import UserError
 from transformer_mlops.hashing import dvc_md5, file_md5s, listing_md5
 from transformer_mlops.io import read_json_if_exists, write_json
+from transformer_mlops.secrets import redact
+from transformer_mlops.tracking.connection import ensure_reachable, tracking_uri
 
 log = logging.getLogger(__name__)
 
-DEFAULT_URI = "sqlite:///mlflow.db"
 ARTIFACT_DIR = "mlartifacts"
 RUNS_DIR = Path("reports/runs")
-
-
-class TrackingError(UserError):
-    """The tracking server cannot be used (unreachable, refused)."""
-
-
-def tracking_uri() -> str:
-    """`MLFLOW_TRACKING_URI`, or the embedded SQLite store in the working directory."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
-
-
-def redact(uri: str) -> str:
-    """The URI without user:password (safe for logs, tags and error messages)."""
-    parts = urlsplit(uri)
-    if parts.password is None and parts.username is None:
-        return uri
-    host = parts.hostname or ""
-    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-def ensure_reachable(uri: str, timeout: float = 5.0) -> None:
-    """Fail before any training when an HTTP tracking server does not answer."""
-    if not uri.startswith(("http://", "https://")):
-        return
-    health = uri.rstrip("/") + "/health"
-    try:
-        with urllib.request.urlopen(health, timeout=timeout) as response:
-            if response.status == 200:
-                return
-            problem = f"HTTP {response.status}"
-    except urllib.error.HTTPError as error:
-        problem = f"HTTP {error.code}"
-    except (urllib.error.URLError, OSError) as error:
-        problem = str(getattr(error, "reason", error))
-    raise TrackingError(
-        f"MLflow tracking server {redact(uri)} is not reachable ({problem}). Start it "
-        "(`mlflow server --host 127.0.0.1 --port 5000`), fix MLFLOW_TRACKING_URI, or unset it "
-        "to use the embedded store sqlite:///mlflow.db"
-    )
 
 
 # ------------------------------------------------------------------------------- lineage

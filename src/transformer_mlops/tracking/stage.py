@@ -26,14 +26,10 @@ from transformer_mlops.config import TaskConfig
 from transformer_mlops.distributed import is_global_zero
 from transformer_mlops.hashing import dvc_md5
 from transformer_mlops.io import read_json_if_exists, write_json
+from transformer_mlops.secrets import redact
 from transformer_mlops.tasks.resume import LAST, check_resumable
-from transformer_mlops.tracking.runs import (
-    lightning_logger,
-    log_speed,
-    redact,
-    stage_run,
-    tracking_uri,
-)
+from transformer_mlops.tracking.connection import tracking_uri
+from transformer_mlops.tracking.runs import lightning_logger, log_speed, stage_run
 
 log = logging.getLogger(__name__)
 
