@@ -23,6 +23,7 @@ STEPS = {  # result file: command
     "decode": ["benchmarks.decode"],
     "inference": ["benchmarks.inference"],
     "pipeline": ["benchmarks.pipeline"],
+    "serving": ["benchmarks.serving"],
 }
 
 # key: (what, goal, "min" = at least / "max" = at most), None where there is no goal
@@ -57,6 +58,21 @@ GOALS: dict[str, tuple[str, float | None, str]] = {
     "pipeline_from_scratch_seconds": ("default dvc repro from scratch (s)", 900.0, "max"),
     "pipeline_noop_seconds": ("no-op dvc repro (s)", 2.0, "max"),
     "mlflow_share": ("MLflow share of the default dvc repro", 0.05, "max"),
+    "serving_worst_request_p99_ms": (
+        "tmlops serve ner: worst allowed request alone, p99 (ms)",
+        2000.0,
+        "max",
+    ),
+    "serving_load_good_p50_ms": (
+        "tmlops serve ner: 500 requests, 16 in flight, good p50 (ms)",
+        None,
+        "",
+    ),
+    "serving_load_good_p95_ms": (
+        "tmlops serve ner: 500 requests, 16 in flight, good p95 (ms)",
+        None,
+        "",
+    ),
 }
 
 

@@ -102,34 +102,35 @@ def output_hashes(project: Path) -> dict[str, str]:
 # What a training stage leaves for `register`: a finished MLflow run per task, its record in
 # reports/runs/, test metrics and the test split. Run in the project, in a fresh process.
 _RECORD_RUNS = """
-import json, sys
+import sys
 from transformer_mlops.io import write_json
 from transformer_mlops.tracking.runs import stage_run
-for task, data_task, key in [("scratch", "seq2seq", "test/exact_match"), ("ner", "ner", "test/f1"),
-                             ("qa", "qa", "test/f1")]:
+keys = {"scratch": ("seq2seq", "test/exact_match"), "ner": ("ner", "test/f1"), "qa": ("qa", "test/f1")}
+for task in sys.argv[1:]:
+    data_task, key = keys[task]
     with stage_run(task, "tiny_" + task, {"tiny": True}, data_task):
         pass
     write_json(f"reports/metrics/{task}.json", {key: 0.5})
 """
 
 
-def registered_tiny_models(project: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Tiny untrained models registered by the real `register` stage script in `project`
-    (params.yaml, dvc.yaml and pipelines/ of the repo; the tracking store from `env`)."""
+def tiny_trained(project: Path, tasks: tuple[str, ...], env: dict | None = None) -> None:
+    """What the training and evaluation stages of `tasks` leave for `register`, with tiny
+    untrained models, in `project` (given params.yaml, dvc.yaml and pipelines/ of the repo)."""
     from tests.tiny_models import tiny_pretrained, tiny_scratch
 
     for name in ("params.yaml", "dvc.yaml"):
-        shutil.copy2(ROOT / name, project / name)
+        if not (project / name).exists():
+            shutil.copy2(ROOT / name, project / name)
     shutil.copytree(ROOT / "pipelines", project / "pipelines", dirs_exist_ok=True)
-    tiny_scratch(project / "models/scratch")
-    tiny_pretrained(project / "models/ner", "ner")
-    tiny_pretrained(project / "models/qa", "qa")
-    for data_task in ("seq2seq", "ner", "qa"):
-        split = project / "data/prepared" / data_task / "test.jsonl"
+    data_tasks = {"scratch": "seq2seq", "ner": "ner", "qa": "qa"}
+    for task in tasks:
+        model_dir = project / "models" / task
+        tiny_scratch(model_dir) if task == "scratch" else tiny_pretrained(model_dir, task)
+        split = project / "data/prepared" / data_tasks[task] / "test.jsonl"
         split.parent.mkdir(parents=True, exist_ok=True)
         split.write_text('{"id": "0"}\n')
-    run([sys.executable, "-c", _RECORD_RUNS], project, env=env)
-    return run([sys.executable, "pipelines/register.py"], project, env=env)
+    run([sys.executable, "-c", _RECORD_RUNS, *tasks], project, env=env)
 
 
 @pytest.fixture(scope="session")
@@ -137,5 +138,6 @@ def tiny_registry(tmp_path_factory) -> Path:
     """A project folder whose embedded MLflow store holds the three tiny registered models."""
     project = tmp_path_factory.mktemp("registry") / "project"
     project.mkdir()
-    registered_tiny_models(project)
+    tiny_trained(project, ("scratch", "ner", "qa"))
+    run([sys.executable, "pipelines/register.py"], project)
     return project

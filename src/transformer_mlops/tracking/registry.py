@@ -2,7 +2,8 @@
 
 Per task (scratch, ner, qa) the `register` stage
 1. logs the model to the training stage's MLflow run as a pyfunc from code (`model_code/`,
-   `serving`; no pickle), NER also with the transformers flavor, with the task's inference settings as its `model_config`, and
+   `serving`; no pickle), NER also with the transformers flavor, with the task's inference
+   settings as its `model_config`, and
    registers it as a new version of the registered model `<task>`; a run already registered
    with the same settings is not registered twice (a no-op re-run stays a no-op), while new
    settings (e.g. a wider beam) make a new version of the same run;
@@ -31,7 +32,7 @@ from transformer_mlops.config import InferenceSettings
 from transformer_mlops.errors import UserError
 from transformer_mlops.hashing import dvc_md5
 from transformer_mlops.io import read_json_if_exists, write_json
-from transformer_mlops.tracking import model_code  # the files logged as models, never imported
+from transformer_mlops.tracking import model_code  # where the files logged as models live
 from transformer_mlops.tracking.connection import ensure_reachable, tracking_uri
 from transformer_mlops.tracking.runs import recorded_run_id
 
@@ -49,6 +50,7 @@ GATES = {
 }
 HISTORY_TAG = "alias_history"
 SETTINGS_TAG = "inference_settings"  # the version's model_config, as JSON
+FORMAT_TAG, FROM_CODE = "model_format", "from_code"  # versions logged before this were pickles
 
 
 def _now() -> str:
@@ -107,9 +109,11 @@ def move_alias(client, name: str, alias: str, version: str, why: str) -> dict[st
 
 def _existing_version(client, name: str, run_id: str, settings: str):
     """The version registered from `run_id` with these inference `settings` (JSON), if any.
-    Versions from before the settings were tagged count as registered with today's."""
+    Versions from before the settings were tagged count as registered with today's; pickled
+    versions (from before models were logged from code) do not count: they are logged again."""
     for version in client.search_model_versions(f"name='{name}'"):
-        if version.run_id == run_id and version.tags.get(SETTINGS_TAG, settings) == settings:
+        if (version.run_id == run_id and version.tags.get(SETTINGS_TAG, settings) == settings
+                and version.tags.get(FORMAT_TAG) == FROM_CODE):  # fmt: skip
             return version
     return None
 
@@ -135,9 +139,8 @@ def log_and_register(task: str, run_id: str, model_dir: str, model_config: dict[
 
             from transformer_mlops.inference.ner import load_ner_model
 
-            model, tokenizer = load_ner_model(
-                model_dir
-            )  # MLflow's local-folder path fails on transformers 5
+            # loaded: MLflow's path for a local folder fails on transformers 5
+            model, tokenizer = load_ner_model(model_dir)
             card = ModelCard("---\nlicense: apache-2.0\n---\nToken classification (NER) "
                              "fine-tuned by transformer-mlops from all-MiniLM-L6-v2.\n")  # fmt: skip
             mlflow.transformers.log_model(
@@ -170,9 +173,12 @@ def _pip_requirements() -> list[str]:
 
 def gate(version: str, value: float, test_md5: str, key: str, champion) -> str:
     """The promotion rule: promote when there is no champion, or when `value` beats the
-    champion's `key` measured on the same test data (DVC md5 of the test split)."""
+    champion's `key` measured on the same test data (DVC md5 of the test split), or when the
+    champion is a pickled model (registered before models were logged from code)."""
     if champion is None:
         return "promoted: no champion yet"
+    if champion.tags.get(FORMAT_TAG) != FROM_CODE:
+        return "promoted: the champion is a pickled model, which tmlops refuses to load"
     if str(champion.version) == str(version):
         return "already champion"
     if champion.tags.get("test_data_md5") != test_md5 or key not in champion.tags:
@@ -211,7 +217,8 @@ def register(task: str, settings: InferenceSettings) -> dict[str, Any]:
         f"name='{task}'") else None  # fmt: skip
     if version is None:
         version = log_and_register(task, run_id, model_dir, settings.model_dump())
-        tags = {key: value, "test_data_md5": test_md5, "metric": key, SETTINGS_TAG: settings_json}
+        tags = {key: value, "test_data_md5": test_md5, "metric": key, SETTINGS_TAG: settings_json,
+                FORMAT_TAG: FROM_CODE}  # fmt: skip
         for tag, tag_value in tags.items():
             client.set_model_version_tag(task, version.version, tag, str(tag_value))
         moves = [move_alias(client, task, "challenger", version.version, "new version")]

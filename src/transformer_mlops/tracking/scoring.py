@@ -82,7 +82,10 @@ class BoundedScoring:
         if refusal is not None:
             await self._send(send, *refusal)
             return
-        body = await self._read_body(receive)
+        try:
+            body = await self._read_body(receive)
+        except ConnectionAbortedError:  # the client left while sending: nobody to answer
+            return
         if body is None:
             await self._send(send, *_reply(413, "REQUEST_TOO_LARGE",
                                            f"body over {self.max_body_bytes} bytes"))  # fmt: skip
@@ -106,7 +109,7 @@ class BoundedScoring:
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
-                return b""
+                raise ConnectionAbortedError
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:

@@ -158,7 +158,6 @@ class ScratchTextModel(mlflow.pyfunc.PythonModel):
             return translate(self.model, self.tokenizer, model_input, self.settings)
 
 
-PYFUNC_MODELS = {"ner": NerSpansModel, "qa": QaAnswerModel, "scratch": ScratchTextModel}
 INPUT_EXAMPLES: dict[str, Any] = {
     "ner": ["Angela Merkel met Tim Cook in Paris."],
     "qa": [

@@ -47,7 +47,9 @@ def check_model_dir(model_dir: str | Path, source: str) -> str:
                              "python_function flavor)") from None  # fmt: skip
     if flavor.get("loader_module") != CODE_LOADER or not flavor.get("model_code_path"):
         raise UntrustedModel(f"{source}: its MLmodel loads with {flavor.get('loader_module')!r}, "
-                             f"not from code ({CODE_LOADER}); refusing to load it")  # fmt: skip
+                             f"not from code ({CODE_LOADER}); refusing to load it (a version "
+                             "registered before models were logged from code: `dvc repro "
+                             "register` registers the model again and promotes it)")  # fmt: skip
     code_name = Path(str(flavor["model_code_path"])).name
     ours = MODEL_CODE / code_name
     theirs = model_dir / code_name

@@ -9,7 +9,15 @@ import pytest
 from transformer_mlops.errors import UserError
 from transformer_mlops.hashing import dvc_md5
 from transformer_mlops.secrets import redact
-from transformer_mlops.tracking.registry import HISTORY_TAG, gate, move_alias, promote, rollback
+from transformer_mlops.tracking.registry import (
+    FORMAT_TAG,
+    FROM_CODE,
+    HISTORY_TAG,
+    gate,
+    move_alias,
+    promote,
+    rollback,
+)
 from transformer_mlops.tracking.runs import flatten
 
 
@@ -28,6 +36,7 @@ def client(tmp_path, monkeypatch):
         version = client.create_model_version("ner", source=str(tmp_path / "weights"))
         client.set_model_version_tag("ner", version.version, "test/f1", f1)
         client.set_model_version_tag("ner", version.version, "test_data_md5", "abc")
+        client.set_model_version_tag("ner", version.version, FORMAT_TAG, FROM_CODE)
     return client
 
 
@@ -45,6 +54,11 @@ def test_gate_promotes_only_a_better_model_on_the_same_test_data(client):
         "kept champion: its test data differs (not comparable)"
     )
     assert gate("1", 0.8, "abc", "test/f1", champion) == "already champion"
+    client.delete_model_version_tag("ner", "1", FORMAT_TAG)  # registered as a pickle, before
+    pickled = client.get_model_version_by_alias("ner", "champion")
+    assert gate("2", 0.5, "abc", "test/f1", pickled) == (
+        "promoted: the champion is a pickled model, which tmlops refuses to load"
+    )
 
 
 def test_alias_moves_are_recorded_and_rollback_returns_to_the_previous_champion(client, tmp_path):
