@@ -20,7 +20,11 @@ BIN = Path(sys.executable).parent  # the venv running the tests: dvc, python, tm
 
 
 def project_env() -> dict[str, str]:
+    """The environment of a command in a project: its own embedded MLflow store unless a test
+    says otherwise (in-process `mlflow.set_tracking_uri` also sets MLFLOW_TRACKING_URI)."""
     env = dict(os.environ)
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+        env.pop(name, None)
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", DVC_NO_ANALYTICS="1",
                MLFLOW_DISABLE_TELEMETRY="true", GX_ANALYTICS_ENABLED="false")  # fmt: skip

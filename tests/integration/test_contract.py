@@ -281,7 +281,7 @@ CASES = [
          set_key("ner.train.seed", 9), {}, folder_in_the_way("reports/speed/ner.json")),
     Case("unwritable reports folder", ["reports/runs/ner.json: permission denied"],
          set_key("ner.train.seed", 10), {}, lambda p: (p / "reports/runs").chmod(0o555), needs_non_root=True),
-    Case("tracking server down for register", ["MLflow tracking server", "not reachable"],
+    Case("tracking server down for register", ["MLflow tracking server", "connection refused"],
          command=["dvc", "repro", "--force", "--single-item", "register"],
          env={"MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}),
     # --- the CLI ------------------------------------------------------------------------------

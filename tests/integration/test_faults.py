@@ -44,7 +44,6 @@ def start(cmd: list[str], project) -> subprocess.Popen:
 
 
 def test_kill_9_mid_training_then_repro_resumes_the_same_run_to_the_same_result(project):
-    import mlflow
     from mlflow import MlflowClient
 
     run(["dvc", "repro", "evaluate_scratch"], project)  # the uninterrupted reference
@@ -86,8 +85,7 @@ def test_kill_9_mid_training_then_repro_resumes_the_same_run_to_the_same_result(
     assert not (project / "checkpoints/scratch/resume.json").exists()
     assert not list((project / "models").glob(".*kept*"))
 
-    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
-    client = MlflowClient()
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("transformer-mlops-scratch")
     runs = {r.info.run_id: r for r in client.search_runs([experiment.experiment_id])}
     assert set(runs) == {first_run, killed_run}  # continued, not a third run

@@ -69,11 +69,9 @@ def test_metrics_shown_by_dvc_and_a_second_repro_is_a_no_op(project):
 
 
 def mlflow_client(project):
-    import mlflow
     from mlflow import MlflowClient
 
-    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
-    return MlflowClient()
+    return MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
 
 
 def test_every_training_stage_made_one_run_with_lineage(project):

@@ -146,6 +146,8 @@ def test_an_unreachable_tracking_server_stops_the_stage_before_training(tmp_path
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     monkeypatch.chdir(tmp_path)
+    for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):  # set from the URI
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://alice:s3cret@127.0.0.1:{port}")
     trained = []
     with (
