@@ -13,8 +13,9 @@ Per task (scratch, ner, qa) the `register` stage
 Every alias move (who, when, why, old and new version) is kept in the registered model's
 `alias_history` tag and the version's `promotion` tag; `reports/registry.json` (the stage's
 DVC output) holds the gate's decisions and the history. `rollback` moves `champion` back to the
-previous champion; `promote` moves it to a chosen version by hand, with a reason (after the test
-data changed, say). Those manual moves go to `reports/registry-moves.json` instead, so they do
+previous champion (again: the one before that, walking back through the history); `promote`
+moves it to a chosen version by hand, with a reason (after the test data changed, say). Those
+manual moves go to `reports/registry-moves.json` instead, so they do
 not make the `register` stage's output look changed to DVC.
 """
 
@@ -257,23 +258,41 @@ def _record(client, task: str, event: str, move: dict[str, Any]) -> None:
     write_json(MANUAL_MOVES_REPORT, report)
 
 
+ROLLBACK = "rollback from version "  # how a rollback's move starts its reason
+
+
+def champion_line(history: list[dict[str, Any]]) -> list[str]:
+    """The versions that held `champion`, oldest first, without those rolled back: a rollback
+    steps back along this line, so rolling back twice walks back twice."""
+    line: list[str] = []
+    for move in history:
+        if move["alias"] != "champion":
+            continue
+        if move["why"].startswith(ROLLBACK) and line and line[-1] == move["from"]:
+            line.pop()
+        if not line or line[-1] != move["to"]:
+            line.append(move["to"])
+    return line
+
+
 def rollback(task: str) -> dict[str, Any]:
-    """Move `champion` back to the version that held it before the current one."""
+    """Move `champion` back to the version that held it before the current one (walking back
+    through the history: each rollback goes one further)."""
     client = _client()
     champion = _version_by_alias(client, task, "champion")
     if champion is None:
         raise UserError(f"registered model {task!r} has no champion to roll back")
-    arrivals = [m for m in _history(client, task)
-                if m["alias"] == "champion" and m["to"] == str(champion.version)]  # fmt: skip
-    previous = arrivals[-1]["from"] if arrivals else None
-    if previous is None:
+    line = champion_line(_history(client, task))
+    if not line or line[-1] != str(champion.version):  # moved outside tmlops: undo the last move
+        arrivals = [m for m in _history(client, task)
+                    if m["alias"] == "champion" and m["to"] == str(champion.version)]  # fmt: skip
+        line = [arrivals[-1]["from"], str(champion.version)] if arrivals else []
+    if len(line) < 2 or line[-2] is None:
         raise UserError(
             f"registered model {task!r}: version {champion.version} was the first champion; "
             "there is nothing to roll back to"
         )
-    move = move_alias(
-        client, task, "champion", previous, f"rollback from version {champion.version}"
-    )
+    move = move_alias(client, task, "champion", line[-2], f"{ROLLBACK}{champion.version}")
     _record(client, task, "rolled_back", move)
     return move
 

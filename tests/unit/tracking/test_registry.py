@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from unittest.mock import ANY
 
 import pytest
 
@@ -94,6 +95,21 @@ def test_promote_by_hand_records_the_reason_and_rejects_unknown_versions(client,
     with pytest.raises(UserError, match="version 1 is already the champion"):
         promote("ner", "1", "again")
     assert str(client.get_model_version_by_alias("ner", "champion").version) == "1"
+
+
+def test_rollback_walks_back_through_three_champions(client):
+    for version in ("1", "2", "3"):
+        move_alias(client, "ner", "champion", version, "better")
+    assert rollback("ner")["to"] == "2"
+    assert rollback("ner")["to"] == "1"  # not back to 3: each rollback goes one further
+    with pytest.raises(UserError, match="version 1 was the first champion"):
+        rollback("ner")
+    move_alias(client, "ner", "champion", "3", "better again")  # 1 -> 3, then back to 1
+    assert rollback("ner") == {**rollback_move("3", "1"), **{"who": ANY, "when": ANY}}
+
+
+def rollback_move(old: str, new: str) -> dict:
+    return {"alias": "champion", "from": old, "to": new, "why": f"rollback from version {old}"}
 
 
 def test_rollback_without_an_earlier_champion_is_a_clear_error(client):
