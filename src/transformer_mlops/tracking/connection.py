@@ -92,16 +92,17 @@ def ensure_reachable(uri: str | None = None) -> None:
     from mlflow.utils.credentials import get_default_host_creds
     from mlflow.utils.rest_utils import http_request
 
+    advice = (" Check that the server runs (`mlflow server --host 127.0.0.1 --port 5000`) and "
+              "MLFLOW_TRACKING_URI, or unset MLFLOW_TRACKING_URI to use the embedded store "
+              "sqlite:///mlflow.db")  # fmt: skip
     try:
         response = http_request(get_default_host_creds(uri), "/api/2.0/mlflow/experiments/search",
                                 "POST", max_retries=0, timeout=CHECK_TIMEOUT_SECONDS,
                                 raise_on_status=False, json={"max_results": 1})  # fmt: skip
         problem = _status_problem(response.status_code)
+        if response.status_code in (401, 403):  # it runs: the credentials are what to fix
+            advice = ""
     except Exception as error:  # requests/urllib3 errors arrive wrapped in MlflowException
         problem = _problem(error)
     if problem is not None:
-        raise TrackingError(
-            f"MLflow tracking server {redact(uri)}: {problem}. Check that the server runs "
-            "(`mlflow server --host 127.0.0.1 --port 5000`) and MLFLOW_TRACKING_URI, or unset "
-            "MLFLOW_TRACKING_URI to use the embedded store sqlite:///mlflow.db"
-        )
+        raise TrackingError(f"MLflow tracking server {redact(uri)}: {problem}.{advice}")

@@ -25,7 +25,7 @@ from transformer_mlops.errors import UserError
 
 MAX_ITEMS = 64  # inputs per request
 # Characters per text (or QA context + question), and per request in total. The worst allowed
-# request takes ~1.1 s (NER) to ~1.4 s (QA) on 2 CPU cores (AMD EPYC, fp32; docs/serving.md).
+# request takes ~1.1 s (NER) to ~1.4 s (QA) on 2 CPU cores (AMD EPYC, fp32; docs/tracking.md).
 MAX_CHARS = 20_000
 
 
