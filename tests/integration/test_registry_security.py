@@ -97,6 +97,7 @@ def test_a_planted_pickle_is_refused_by_tmlops_and_by_mlflow(tiny_registry, cham
     assert not marker.exists()
 
 
+@pytest.mark.slow  # three model loads; `make test` covers the limits through `tmlops serve`
 def test_registered_models_predict_and_refuse_what_they_cannot_read(tiny_registry):
     proc = run(["tmlops", "predict", "qa", "--model", "models:/qa@champion", "--context",
                 "Mary went to the kitchen.", "Where is Mary?"], tiny_registry)  # fmt: skip
