@@ -17,7 +17,7 @@ import yaml
 
 from tests.conftest import ci_params, write_synthetic
 from tests.integration.conftest import project_env, run, tiny_trained
-from tests.integration.test_mlflow_server import free_port, wait_until
+from tests.integration.test_mlflow_server import free_port, wait_healthy
 
 pytestmark = pytest.mark.integration
 
@@ -47,15 +47,7 @@ def auth_server(tmp_path_factory):
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
 
-    def healthy() -> bool:
-        assert server.poll() is None, (root / "server.log").read_text()[-3000:]
-        try:
-            with urllib.request.urlopen(f"{base}/health", timeout=2) as response:
-                return response.status == 200
-        except OSError:
-            return False
-
-    wait_until(healthy, "mlflow basic-auth server", timeout=180)
+    wait_healthy(server, base, root / "server.log", "mlflow basic-auth server")
     admin = b64encode(f"admin:{ADMIN_PASSWORD}".encode()).decode()
     create = urllib.request.Request(f"{base}/api/2.0/mlflow/users/create", method="POST",
                                     data=json.dumps({"username": "alice", "password": PASSWORD}).encode(),

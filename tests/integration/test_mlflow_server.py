@@ -36,6 +36,20 @@ def wait_until(check, what: str, timeout: float = 120.0) -> None:
         time.sleep(0.5)
 
 
+def wait_healthy(process: subprocess.Popen, base: str, log: Path, what: str) -> None:
+    """Wait until the server at `base` answers /health; fail with its log if it dies first."""
+
+    def healthy() -> bool:
+        assert process.poll() is None, log.read_text()[-3000:]
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    wait_until(healthy, what, timeout=180)
+
+
 def _postgres_bin() -> Path | None:
     found = shutil.which("initdb") or shutil.which("pg_ctl")
     if found:
@@ -86,15 +100,7 @@ def server(backend_uri, tmp_path_factory):
         start_new_session=True,
     )  # fmt: skip
 
-    def healthy() -> bool:
-        assert process.poll() is None, (root / "server.log").read_text()[-3000:]
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                return r.status == 200
-        except OSError:
-            return False
-
-    wait_until(healthy, "mlflow server", timeout=180)
+    wait_healthy(process, f"http://127.0.0.1:{port}", root / "server.log", "mlflow server")
     yield f"http://127.0.0.1:{port}", backend_uri
     os.killpg(process.pid, 15)
     process.wait(timeout=30)

@@ -12,7 +12,7 @@ from typing import Any
 from transformer_mlops.errors import UserError
 from transformer_mlops.io import save_figure
 from transformer_mlops.secrets import redact
-from transformer_mlops.tracking.connection import ensure_reachable, tracking_uri
+from transformer_mlops.tracking.connection import connect
 from transformer_mlops.tracking.registry import GATES
 
 EXTRA_METRICS = ("train/tokens_per_second", "stage/wall_seconds")
@@ -23,9 +23,7 @@ def runs_table(task: str, limit: int = 20) -> tuple[list[dict[str, Any]], list[s
     import mlflow
 
     key = GATES[task][1]
-    uri = tracking_uri()
-    ensure_reachable(uri)
-    mlflow.set_tracking_uri(uri)
+    uri = connect()
     experiment = f"transformer-mlops-{task}"
     if mlflow.get_experiment_by_name(experiment) is None:
         raise UserError(

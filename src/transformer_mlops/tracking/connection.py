@@ -51,6 +51,17 @@ def tracking_uri() -> str:
     return uri
 
 
+def connect() -> str:
+    """Point this process's MLflow at the tracking store, checked first (`ensure_reachable`);
+    returns the URI (without credentials)."""
+    import mlflow
+
+    uri = tracking_uri()
+    ensure_reachable(uri)
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
 def _problem(error: BaseException) -> str:
     """What went wrong with a request, in a few words (MLflow wraps requests' errors in text)."""
     text = str(error)

@@ -34,7 +34,7 @@ from transformer_mlops.errors import UserError
 from transformer_mlops.hashing import dvc_md5
 from transformer_mlops.io import read_json_if_exists, write_json
 from transformer_mlops.tracking import model_code  # where the files logged as models live
-from transformer_mlops.tracking.connection import ensure_reachable, tracking_uri
+from transformer_mlops.tracking.connection import connect
 from transformer_mlops.tracking.runs import recorded_run_id
 
 log = logging.getLogger(__name__)
@@ -66,12 +66,7 @@ def _who() -> str:
 
 
 def _client():
-    import mlflow
-
-    uri = tracking_uri()
-    ensure_reachable(uri)  # seconds, not MLflow's minutes of retries, when the server is down
-    mlflow.set_tracking_uri(uri)
-    return _client_for(uri)
+    return _client_for(connect())  # seconds, not MLflow's minutes of retries, when it is down
 
 
 @functools.cache

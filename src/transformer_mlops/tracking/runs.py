@@ -28,7 +28,7 @@ from transformer_mlops.errors import UserError
 from transformer_mlops.hashing import dvc_md5, file_md5s, listing_md5
 from transformer_mlops.io import read_json_if_exists, write_json
 from transformer_mlops.secrets import redact
-from transformer_mlops.tracking.connection import ensure_reachable, tracking_uri
+from transformer_mlops.tracking.connection import connect, tracking_uri
 
 log = logging.getLogger(__name__)
 
@@ -135,9 +135,7 @@ def stage_run(task: str, stage: str, params: dict[str, Any], data_task: str,
     started = time.perf_counter()
     import mlflow
 
-    uri = tracking_uri()
-    ensure_reachable(uri)
-    mlflow.set_tracking_uri(uri)
+    uri = connect()
     experiment_id = _experiment(mlflow, task, uri)
     with mlflow.start_run(run_id=resume_run_id, experiment_id=None if resume_run_id else experiment_id,
                           run_name=None if resume_run_id else stage) as run:  # fmt: skip
@@ -178,9 +176,7 @@ def reopen_run(task: str) -> Iterator[Any]:
         )
     import mlflow
 
-    uri = tracking_uri()
-    ensure_reachable(uri)
-    mlflow.set_tracking_uri(uri)
+    connect()
     with mlflow.start_run(run_id=run_id) as run:
         yield run
 

@@ -23,7 +23,7 @@ import yaml
 from transformer_mlops.errors import UserError
 from transformer_mlops.secrets import redact
 from transformer_mlops.tracking import model_code
-from transformer_mlops.tracking.connection import ensure_reachable, tracking_uri
+from transformer_mlops.tracking.connection import connect
 
 CODE_LOADER = "mlflow.pyfunc.loaders.code_model"
 MODEL_CODE = Path(model_code.__file__).parent
@@ -77,9 +77,7 @@ def load_registered(uri: str) -> Any:
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    tracking = tracking_uri()
-    ensure_reachable(tracking)
-    mlflow.set_tracking_uri(tracking)
+    tracking = connect()
     folder = tempfile.mkdtemp(prefix="tmlops-model-")
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     try:
