@@ -28,11 +28,16 @@ help:
 
 setup: $(STAMP)
 
-# torch first and alone: pip takes the local CPU build of exactly this version.
+# PyPI's Linux torch is the multi-GB CUDA build: CI sets PyTorch's CPU index here, whose
+# 2.13.0+cpu pip prefers (it sorts above 2.13.0). Empty by default: pip's own indexes.
+TORCH_INDEX_URL ?=
+TORCH_INDEX = $(if $(TORCH_INDEX_URL), --extra-index-url $(TORCH_INDEX_URL))
+
+# torch first and alone: pip takes the CPU build of exactly this version.
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "pip>=24"
-	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet torch==2.13.0$(TORCH_INDEX)
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
 	@touch $(STAMP)
 
@@ -54,7 +59,7 @@ bench: setup
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,bench]"
 	$(BIN)/python -m benchmarks.run_all
 
-LINT_DIRS := $(wildcard src pipelines tests benchmarks)
+LINT_DIRS := $(wildcard src pipelines tests benchmarks tools)
 
 lint: setup
 	$(BIN)/ruff check $(LINT_DIRS)
@@ -66,3 +71,16 @@ dag: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# The offline `dvc plots show` page (.dvc/plots/offline.html, set in .dvc/config): Vega,
+# Vega-Lite and Vega-Embed inline, fetched with `npm pack` (needs npm and the npm registry).
+# `$(BIN)/python tools/vendor_vega.py --check` verifies the page offline.
+.PHONY: vendor-vega
+vendor-vega: setup
+	$(BIN)/python tools/vendor_vega.py
+
+# docs/images/: the README's pictures of the DVC plots page and the MLflow UI, from the
+# workspace after `dvc repro` (headless Chromium + chromium-driver, an mlflow server on loopback).
+.PHONY: screenshots
+screenshots: setup
+	$(BIN)/python tools/screenshots.py

@@ -1,5 +1,5 @@
 """DVC stage `evaluate_ner`: models/ner + test split -> reports/metrics/ner.json, errors, confusion
-plot, behavioural checks; all logged to the training stage's MLflow run."""
+plot, behavioural checks; all logged to an MLflow run nested under the training run."""
 
 from __future__ import annotations
 
@@ -20,14 +20,18 @@ def main() -> None:
     settings = NerInference.of(cfg)  # the same object goes to the registered model
     model, tokenizer = load_ner_model("models/ner")
     metrics = evaluate(model, tokenizer, "data/prepared/ner", settings, cfg.eval.worst_errors,
-                       metrics_path="reports/metrics/ner.json", errors_path="reports/errors/ner.json",
+                       metrics_path="reports/metrics/ner.json", details_path="reports/details/ner.json",
+                       errors_path="reports/errors/ner.json",
                        plot_path="reports/plots/ner/confusion.png")  # fmt: skip
-    log.info("NER test: entity F1 %.4f (macro %.4f)", metrics["test/f1"], metrics["test/macro_f1"])
+    log.info(
+        "NER test: entity F1 %.2f%% (macro %.2f%%)", metrics["test/f1"], metrics["test/macro_f1"]
+    )
     behaviour = run_checks(model, tokenizer, settings)  # reports, never fails the stage
     write_json("reports/behaviour/ner.json", behaviour)
     for check in behaviour["checks"]:
         log.info("behaviour %s: pass rate %.2f", check["check"], check["pass_rate"])
-    log_evaluation("ner", {**metrics, "behaviour/overall_pass_rate": behaviour["overall_pass_rate"]},
+    params = {**settings.model_dump(), "eval": cfg.eval.model_dump()}
+    log_evaluation("ner", "evaluate_ner", params, {**metrics, "behaviour/overall_pass_rate": behaviour["overall_pass_rate"]},
                    {"reports": ["reports/errors/ner.json", "reports/behaviour/ner.json",
                                 "reports/validation/ner.json", "params.yaml"],
                     "plots": ["reports/plots/ner/confusion.png"]})  # fmt: skip

@@ -1,5 +1,5 @@
 """DVC stage `evaluate_qa`: models/qa + test split -> reports/metrics/qa.json, errors, plots,
-behavioural checks; all logged to the training stage's MLflow run."""
+behavioural checks; all logged to an MLflow run nested under the training run."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ def main() -> None:
 
     model, tokenizer = load_qa_model("models/qa")
     metrics = evaluate(model, tokenizer, "data/prepared/qa", cfg,
-                       metrics_path="reports/metrics/qa.json", errors_path="reports/errors/qa.json",
+                       metrics_path="reports/metrics/qa.json", details_path="reports/details/qa.json",
+                       errors_path="reports/errors/qa.json",
                        table_path="reports/plots/qa/f1_by_context_length.json",
                        plot_path="reports/plots/qa/f1_by_context_length.png")  # fmt: skip
     log.info("QA test: EM %.2f, F1 %.2f", metrics["test/exact_match"], metrics["test/f1"])
@@ -27,7 +28,8 @@ def main() -> None:
     write_json("reports/behaviour/qa.json", behaviour)
     for check in behaviour["checks"]:
         log.info("behaviour %s: pass rate %.2f", check["check"], check["pass_rate"])
-    log_evaluation("qa", {**metrics, "behaviour/overall_pass_rate": behaviour["overall_pass_rate"]},
+    log_evaluation("qa", "evaluate_qa", {**QaInference.of(cfg).model_dump(), "eval": cfg.eval.model_dump()},
+                   {**metrics, "behaviour/overall_pass_rate": behaviour["overall_pass_rate"]},
                    {"reports": ["reports/errors/qa.json", "reports/behaviour/qa.json",
                                 "reports/validation/qa.json", "params.yaml"],
                     "plots": ["reports/plots/qa/f1_by_context_length.png",

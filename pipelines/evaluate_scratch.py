@@ -1,5 +1,5 @@
-"""DVC stage `evaluate_scratch`: models/scratch + test split -> reports/metrics/scratch.json, errors,
-attention plots; all logged to the training stage's MLflow run."""
+"""DVC stage `evaluate_scratch`: models/scratch + test split -> reports/metrics/scratch.json, its
+detail, errors, attention plots; all logged to an MLflow run nested under the training run."""
 
 from __future__ import annotations
 
@@ -20,14 +20,16 @@ def main() -> None:
     model, tokenizer = load_scratch_model("models/scratch")
     metrics = evaluate(model, tokenizer, "data/prepared/seq2seq", cfg.eval,
                        metrics_path="reports/metrics/scratch.json",
+                       details_path="reports/details/scratch.json",
                        errors_path="reports/errors/scratch.json",
                        plots_dir="reports/plots/scratch/attention")  # fmt: skip
-    log.info("scratch test: exact match %.4f, BLEU %.2f, chrF %.2f",
+    log.info("scratch test: exact match %.2f%%, BLEU %.2f, chrF %.2f",
              metrics["test/exact_match"], metrics["test/bleu"], metrics["test/chrf"])  # fmt: skip
     plots = sorted(str(p) for p in Path("reports/plots/scratch").rglob("*") if p.is_file())
-    log_evaluation("scratch", metrics,
+    log_evaluation("scratch", "evaluate_scratch", {"eval": cfg.eval.model_dump()}, metrics,
                    {"reports": ["reports/errors/scratch.json", "reports/validation/seq2seq.json",
-                                "params.yaml"], "plots": plots})  # fmt: skip
+                                "params.yaml"], "plots": plots},
+                   section="seq2seq")  # fmt: skip
 
 
 if __name__ == "__main__":

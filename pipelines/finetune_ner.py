@@ -18,7 +18,7 @@ def main() -> None:
     resolve_pretrained(cfg.model, key="ner.model")  # a bad name stops before any MLflow run
     summary = run_training_stage("ner", "finetune_ner", cfg, train)
     if summary is not None:  # rank 0
-        log.info("fine-tuned NER: best val F1 %.4f after %d steps",
+        log.info("fine-tuned NER: best val F1 %.2f%% after %d steps",
                  summary["best_val_f1"], summary["global_step"])  # fmt: skip
 
 

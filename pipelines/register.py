@@ -29,9 +29,7 @@ def main() -> None:
     for task in settings:  # all three ready, or none registered
         registrable(task)
     report = {task: register(task, task_settings) for task, task_settings in settings.items()}
-    write_json(REGISTRY_REPORT, report)
-    for task, entry in report.items():
-        log.info("%s: version %s, %s", task, entry["version"], entry["decision"])
+    write_json(REGISTRY_REPORT, report)  # each decision was logged by `register`
     # the whole stage is MLflow's share of the pipeline: say it, imports included
     log.info(
         "register stage: %.1f s including imports",

@@ -16,7 +16,7 @@ def main() -> None:
 
     summary = run_training_stage("scratch", "train_scratch", cfg, train, data_task="seq2seq")
     if summary is not None:  # rank 0
-        log.info("trained scratch model: best val exact match %.4f after %d steps",
+        log.info("trained scratch model: best val exact match %.2f%% after %d steps",
                  summary["best_val_exact_match"], summary["global_step"])  # fmt: skip
 
 

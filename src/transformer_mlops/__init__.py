@@ -21,6 +21,7 @@ ENV_DEFAULTS = {
     "TOKENIZERS_PARALLELISM": "false",
     "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false",
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",  # bars for copying a model folder: noise
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # transformers' "Loading weights" bar on every load
 }
 for _key, _value in ENV_DEFAULTS.items():
     os.environ.setdefault(_key, _value)

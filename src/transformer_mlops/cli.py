@@ -22,7 +22,11 @@ from transformer_mlops.runner import run_user_command, setup_logging
 app = typer.Typer(help="transformer-mlops: DVC + MLflow + Lightning for Transformer models.",
                   no_args_is_help=True, pretty_exceptions_enable=False)  # fmt: skip
 
-TaskArg = Annotated[str, typer.Argument(help=f"one of {', '.join(TASKS)}")]
+# The from-scratch task has two names: its params section and data folder say `seq2seq`, its
+# model, MLflow experiment and registered model say `scratch`. Every command takes either.
+DATA_TASK, MODEL_TASK = {"scratch": "seq2seq"}, {"seq2seq": "scratch"}
+TaskArg = Annotated[str, typer.Argument(help=f"one of {', '.join(TASKS)} (scratch = seq2seq)",
+                                        callback=lambda name: DATA_TASK.get(name, name))]  # fmt: skip
 ParamsOpt = Annotated[str, typer.Option("--params", help="params file")]
 SettingsParamsOpt = Annotated[
     str | None,
@@ -136,6 +140,7 @@ def _predict_registered(model: str, inputs: list) -> list:
     return [r.model_dump() if hasattr(r, "model_dump") else r for r in results]
 
 
+@predict_app.command("seq2seq", hidden=True)  # the same task under its params name
 @predict_app.command("scratch")
 def predict_scratch(
     texts: Annotated[list[str], typer.Argument(help="input text(s), e.g. '3rd of March 1987'")],
@@ -242,7 +247,8 @@ def predict_qa(
     run_user_command(work)
 
 
-ModelTask = Annotated[str, typer.Argument(help="scratch, ner or qa (the registered model)")]
+ModelTask = Annotated[str, typer.Argument(help="scratch (= seq2seq), ner or qa (the registered model)",
+                                          callback=lambda name: MODEL_TASK.get(name, name))]  # fmt: skip
 
 
 @app.command()

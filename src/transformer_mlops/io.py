@@ -63,7 +63,9 @@ def save_figure(fig, path: str | Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.png", dir=path.parent)
     os.close(fd)
     try:
-        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
+        fig.savefig(
+            tmp, format="png", dpi=150, metadata={"Software": None}
+        )  # readable on a laptop screen
         os.chmod(tmp, default_mode())
         os.replace(tmp, path)
     except BaseException:

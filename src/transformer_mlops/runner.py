@@ -31,9 +31,26 @@ def setup_logging(level: int = logging.INFO) -> None:
     )
     # Lightning prints through its own handler; propagating too would print every line twice.
     logging.getLogger("lightning.pytorch").propagate = False
-    # Noise from library internals that a user can do nothing about.
+    # Noise from library internals that a user can do nothing about: advertising, the state
+    # of our own checkpoint folder (resume records live there), transformers' colour-coded load
+    # table (pretrained.py logs the new task head in one line instead), MLflow's registry prints.
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).addFilter(_drop_tips)  # where Lightning's tips are logged
+    logging.getLogger("transformers.modeling_utils").addFilter(_drop_load_report)
+    # MLflow saying what our own log lines say better ("registry ner: version 6, promoted ...")
+    for name in ("mlflow.models.signature", "mlflow.tracking._model_registry.fluent"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)")
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
+
+
+def _drop_tips(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("💡 Tip")
+
+
+def _drop_load_report(record: logging.LogRecord) -> bool:
+    return "LOAD REPORT" not in str(record.msg)
 
 
 # Failures of the file system a user fixes (space, permissions, a file where a folder belongs).

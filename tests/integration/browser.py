@@ -1,8 +1,10 @@
 """Headless Chromium for tests that check what a person sees (Debian's `chromium` +
-`chromium-driver`, installed by .ci/run). Tests skip when neither is installed."""
+`chromium-driver`, installed by .ci/run; on GitHub, Chrome for Testing named by CHROME_BIN and
+CHROMEDRIVER, see .github/workflows/test.yml). Tests skip when neither is installed."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -11,9 +13,12 @@ import pytest
 
 def chromium_paths() -> tuple[str, str] | None:
     """(browser, driver) executables, or None when they are not installed."""
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver") or (
-        "/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else None
+    names = ("chromium", "chromium-browser", "google-chrome", "chrome")
+    browser = os.environ.get("CHROME_BIN") or next(filter(None, map(shutil.which, names)), None)
+    driver = (
+        os.environ.get("CHROMEDRIVER")
+        or shutil.which("chromedriver")
+        or ("/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else None)
     )
     return (browser, driver) if browser and driver else None
 
@@ -24,7 +29,8 @@ def headless_chromium(width: int = 1600, height: int = 1000):
     paths = chromium_paths()
     if paths is None:
         pytest.skip(
-            "chromium + chromium-driver are not installed (apt-get install chromium chromium-driver)"
+            "chromium + chromium-driver are not installed (apt-get install chromium chromium-driver,"
+            " or set CHROME_BIN and CHROMEDRIVER)"
         )
     browser, driver = paths
     options = webdriver.ChromeOptions()

@@ -89,7 +89,9 @@ def tiny_full_project(tmp_path_factory):
     project = copy_project(tmp_path_factory.mktemp("full") / "project")
     edit_params(project, ci_profile)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "tiny"], project)
-    run(["dvc", "repro"], project)
+    # no terminal here: training reports progress as log lines (every step with this setting)
+    repro = run(["dvc", "repro"], project, env={"TMLOPS_PROGRESS_SECONDS": "0.001"})
+    (project.parent / "repro-output.txt").write_text(repro.stdout + repro.stderr)
     # what this from-scratch run produced, before other tests change it (determinism checks)
     (project.parent / "reference-hashes.json").write_text(json.dumps(output_hashes(project)))
     return project

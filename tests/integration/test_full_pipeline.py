@@ -8,6 +8,7 @@ registry and roll back. One module-scoped repro keeps the suite short.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 import pytest
@@ -39,7 +40,13 @@ def test_scratch_stages_train_evaluate_and_report(project):
 
 def test_ner_stages_fine_tune_evaluate_and_check_behaviour(project):
     metrics = read(project, "reports/metrics/ner.json")
-    assert metrics["test/sentences"] == 40 and "test/per_type" in metrics
+    assert metrics["test/examples"] == 40 and 0.0 <= metrics["test/f1"] <= 100.0
+    assert set(read(project, "reports/details/ner.json")["test/per_type"]) <= {
+        "PER",
+        "LOC",
+        "ORG",
+        "MISC",
+    }
     assert len(read(project, "reports/behaviour/ner.json")["checks"]) == 4
     assert read(project, "models/ner/config.json")["id2label"]["0"] == "O"
     assert (project / "reports/plots/ner/confusion.png").is_file()
@@ -48,7 +55,9 @@ def test_ner_stages_fine_tune_evaluate_and_check_behaviour(project):
 
 def test_qa_stages_fine_tune_evaluate_and_check_behaviour(project):
     metrics = read(project, "reports/metrics/qa.json")
-    assert metrics["test/questions"] == 40 and "test/per_kind" in metrics
+    assert metrics["test/examples"] == 40 and "test/per_kind" in read(
+        project, "reports/details/qa.json"
+    )
     assert 0.0 <= metrics["test/exact_match"] <= metrics["test/f1"] <= 100.0
     assert len(read(project, "reports/behaviour/qa.json")["checks"]) == 4
     assert (project / "models/qa/model.safetensors").is_file()
@@ -61,11 +70,26 @@ def test_qa_stages_fine_tune_evaluate_and_check_behaviour(project):
     assert "Mary went to the kitchen."[result["start"] : result["end"]] == result["answer"]
 
 
-def test_metrics_shown_by_dvc_and_a_second_repro_is_a_no_op(project):
-    shown = run(["dvc", "metrics", "show"], project).stdout
+def test_metrics_shown_by_dvc_fit_a_terminal_and_a_second_repro_is_a_no_op(project):
+    shown = run(["dvc", "metrics", "show"], project, env={"COLUMNS": "160"}).stdout
     for key in ("test/exact_match", "test/f1", "train/tokens_per_second"):
         assert key in shown
+    assert max(len(line) for line in shown.splitlines()) <= 160, shown
+    assert "per_type" not in shown and "by_format" not in shown  # the detail has its own file
     assert "Running stage" not in run(["dvc", "repro"], project).stdout
+
+
+def test_the_repro_log_shows_progress_without_a_terminal_and_no_library_chatter(project):
+    log = (project.parent / "repro-output.txt").read_text()
+    for stage in ("train_scratch", "finetune_ner", "finetune_qa"):
+        section = log.split(f"Running stage '{stage}'")[1].split("Running stage")[0]
+        assert re.search(r"step \d+/\d+ \(\d+%\), epoch \d+, .* steps/s", section), section
+        assert re.search(r"step \d+: validation val/", section), section
+    for chatter in ("💡 Tip", "LOAD REPORT", "exists and is not empty", "\x1b[", "Loading weights"):
+        assert chatter not in log, chatter
+    summary = log.split("Results of the pipeline:")[1]  # the closing summary, last
+    assert "entity F1 %" in summary and "champion v1" in summary
+    assert "mlflow ui --backend-store-uri sqlite:///mlflow.db" in summary
 
 
 def mlflow_client(project):
@@ -74,7 +98,7 @@ def mlflow_client(project):
     return MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
 
 
-def test_every_training_stage_made_one_run_with_lineage(project):
+def test_every_training_stage_made_one_run_with_lineage_and_a_nested_evaluation_run(project):
     client = mlflow_client(project)
     lock = yaml.safe_load((project / "dvc.lock").read_text())["stages"]
     commit = run(["git", "rev-parse", "HEAD"], project).stdout.strip()
@@ -83,21 +107,29 @@ def test_every_training_stage_made_one_run_with_lineage(project):
                                         ("qa", "finetune_qa", "qa", "test/f1")]:  # fmt: skip
         experiment = client.get_experiment_by_name(f"transformer-mlops-{task}")
         runs = client.search_runs([experiment.experiment_id])
-        assert len(runs) == 1
-        found = runs[0]
+        (found,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+        (evaluation,) = [r for r in runs if r.info.run_id != found.info.run_id]
         assert read(project, f"reports/runs/{task}.json")["run_id"] == found.info.run_id
         tags = found.data.tags
         assert tags["dvc.stage"] == stage and tags["git.commit"] == commit
+        # the code was clean: dvc.lock and reports rewritten by the pipeline do not count
+        assert tags["git.dirty"] == "false"
+        assert found.info.run_name == f"{stage} @{commit[:7]}"
+        assert not any(k.startswith(("eval.", "data.files", "data.hub")) for k in found.data.params)
+        assert evaluation.data.tags["mlflow.parentRunId"] == found.info.run_id
+        assert evaluation.data.tags["dvc.stage"] == f"evaluate_{task}"
+        assert key in evaluation.data.metrics and key not in found.data.metrics
+        assert any(k.startswith("eval.") for k in evaluation.data.params)
         deps = {d["path"]: d["md5"] for d in lock[stage]["deps"]}
         assert tags[f"data.data/prepared/{data_task}"] == deps[f"data/prepared/{data_task}"]
         assert tags[f"data.reports/validation/{data_task}.json"] == deps[f"reports/validation/{data_task}.json"]  # fmt: skip
         inputs = {i.dataset.name: i for i in found.inputs.dataset_inputs}
         assert {f"{data_task}-train", f"{data_task}-validation", f"{data_task}-test"} <= set(inputs)
         assert found.data.params["train.seed"] == "42"
-        assert key in found.data.metrics and "train/tokens_per_second" in found.data.metrics
+        assert "train/tokens_per_second" in found.data.metrics
         # streamed by Lightning's MLFlowLogger at each validation
         assert any(k.startswith("val/") for k in found.data.metrics)
-        artifacts = {a.path for a in client.list_artifacts(found.info.run_id, "reports")}
+        artifacts = {a.path for a in client.list_artifacts(evaluation.info.run_id, "reports")}
         assert "reports/params.yaml" in artifacts
 
 
@@ -110,6 +142,10 @@ def test_three_registered_models_each_with_a_champion(project):
         assert str(champion.version) == str(challenger.version) == "1"
         assert registry[task]["decision"] == "promoted: no champion yet"
         assert champion.run_id == read(project, f"reports/runs/{task}.json")["run_id"]
+        card = champion.description  # a short model card, and the alias history in the UI
+        assert "Test metrics (percent)" in card and "Gate: promoted: no champion yet" in card
+        description = client.get_registered_model(task).description
+        assert "Alias history" in description and "| champion | - | 1 |" in description
     with sqlite3.connect(project / "mlflow.db") as db:
         names = {row[0] for row in db.execute("select name from registered_models")}
     assert names == {"scratch", "ner", "qa"}
@@ -177,6 +213,14 @@ def test_new_inference_settings_register_a_new_version_of_the_same_run(project):
     assert str(challenger.version) == "2"
     assert challenger.run_id == read(project, "reports/runs/scratch.json")["run_id"]
     assert json.loads(challenger.tags["inference_settings"])["beam_size"] == 2
+    # the new evaluation is a run of its own, with the params it used, under the same training
+    client = mlflow_client(project)
+    experiment = client.get_experiment_by_name("transformer-mlops-scratch").experiment_id
+    newest = client.search_runs([experiment], "tags.dvc.stage = 'evaluate_scratch'",
+                                order_by=["attributes.start_time DESC"])[0]  # fmt: skip
+    assert newest.data.params["eval.beam_size"] == "2"
+    assert newest.info.run_name == "evaluate_scratch seq2seq.eval.beam_size=2"
+    assert newest.data.tags["mlflow.parentRunId"] == challenger.run_id
 
 
 def test_compare_lists_runs_best_first_with_the_params_that_differ(project):
@@ -270,25 +314,32 @@ def test_mlflow_ui_in_a_real_browser_shows_runs_lineage_and_the_champion(project
     driver = headless_chromium()  # skips before the server starts when Chromium is missing
     port = free_port()
     env = {**project_env(), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    server = subprocess.Popen(["mlflow", "ui", "--backend-store-uri", f"sqlite:///{project / 'mlflow.db'}",
+    # the project's app: MLflow's server, whose UI opens on model training (not GenAI) by default
+    server = subprocess.Popen(["mlflow", "ui", "--app-name", "transformer-mlops",
+                               "--backend-store-uri", f"sqlite:///{project / 'mlflow.db'}",
                                "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
                               cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               start_new_session=True)  # fmt: skip
     base = f"http://127.0.0.1:{port}/#"
-    ml = "workflowType=machine_learning"  # MLflow 3's UI opens on its GenAI pages otherwise
     try:
         wait_for_http(f"http://127.0.0.1:{port}/health", server, 120, "mlflow ui")
-        # The experiment page lists the stage's runs (two after the worse re-run above).
-        driver.get(f"{base}/experiments/{experiment.experiment_id}/runs?{ml}")
-        wait_for_text(driver, ["transformer-mlops-ner", "finetune_ner", "ner-train"])
+        # A fresh browser at the plain experiment URL gets the model-training view: the table of
+        # the stage's runs (two after the worse re-run above), not the GenAI overview of traces.
+        driver.get(f"{base}/experiments/{experiment.experiment_id}")
+        text = wait_for_text(driver, ["transformer-mlops-ner", "Run Name", "finetune_ner",
+                                      "ner-train"])  # fmt: skip
+        url = driver.current_url  # where the UI sent the plain URL
+        assert f"/experiments/{experiment.experiment_id}/runs?" in url, url
+        assert "workflowType=machine_learning" in url, url
+        assert not {"Sessions", "Judges", "Tool calls", "Token Usage"} & set(text.splitlines())
         driver.save_screenshot(str(tmp_path / "experiment.png"))
         # A run's page carries the lineage: DVC stage, git commit, the data hash from dvc.lock.
-        driver.get(f"{base}/experiments/{experiment.experiment_id}/runs/{found.info.run_id}?{ml}")
+        driver.get(f"{base}/experiments/{experiment.experiment_id}/runs/{found.info.run_id}")
         wait_for_text(driver, ["dvc.stage", "finetune_ner", "git.commit", tags["git.commit"],
                                "data.data/prepared/ner", tags["data.data/prepared/ner"]])  # fmt: skip
         driver.save_screenshot(str(tmp_path / "run.png"))
         # The registered model page shows the versions and where `champion` points.
-        driver.get(f"{base}/models/ner?{ml}")
+        driver.get(f"{base}/models/ner")
         text = wait_for_text(driver, ["Version 1", "@ champion", "@ challenger", "alias_history"])
         assert "gate" in text
         driver.save_screenshot(str(tmp_path / "model.png"))

@@ -1,6 +1,7 @@
 """The repro workflow (.github/workflows/repro.yml), run here: its `run:` steps in order, in a
-fresh copy of the project, with the workflow's environment variables. GitHub Actions cannot run
-on this machine; this exercises the workflow itself, not only its syntax (actionlint checks that).
+fresh copy of the project, with the workflow's and each step's environment variables (secrets
+as this test sets them). GitHub Actions cannot run on this machine; this exercises the workflow
+itself, not only its syntax (actionlint checks that).
 
 The same run proves determinism: this from-scratch `dvc repro` on the CI profile must give
 byte-identical metrics files and model weights to the other from-scratch run of this session
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -42,6 +44,15 @@ def borrow_environment(clone: Path) -> None:
             target.symlink_to(script)
 
 
+def step_env(step: dict, secrets: dict[str, str]) -> dict[str, str]:
+    """A step's `env:` as GitHub sets it: `${{ secrets.NAME }}` is the secret, "" when not set."""
+    secret = re.compile(r"\$\{\{\s*secrets\.(\w+)\s*\}\}")
+    env = {name: secret.sub(lambda m: secrets.get(m[1], ""), str(value))
+           for name, value in step.get("env", {}).items()}  # fmt: skip
+    assert not any("${{" in value for value in env.values()), f"unsupported expression: {env}"
+    return env
+
+
 def test_the_repro_workflow_steps_pass_in_a_fresh_clone_and_reproduce_exactly(
     tiny_full_project, tmp_path
 ):
@@ -59,15 +70,18 @@ def test_the_repro_workflow_steps_pass_in_a_fresh_clone_and_reproduce_exactly(
     env = {**project_env(), **{k: str(v) for k, v in workflow["env"].items()},
            "CI": "true", "GITHUB_STEP_SUMMARY": str(summary)}  # fmt: skip
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if ".venv" not in p)
+    secrets = {"DVC_REMOTE_URL": str(tmp_path / "ci-remote")}  # a remote the push step must use
     for step in steps:
         if "run" not in step:
             continue
-        proc = subprocess.run(["bash", "-eo", "pipefail", "-c", step["run"]], cwd=clone, env=env,
+        proc = subprocess.run(["bash", "-eo", "pipefail", "-c", step["run"]], cwd=clone,
+                              env={**env, **step_env(step, secrets)},
                               capture_output=True, text=True, timeout=1500)  # fmt: skip
         assert proc.returncode == 0, f"step {step['name']!r} failed:\n{proc.stdout}\n{proc.stderr}"
 
     assert "| ner.json | test/f1 |" in summary.read_text() and "DRIFT" not in summary.read_text()
-    assert (clone / "dvc-remote").is_dir()  # `dvc push` filled the default local remote
+    # `dvc push` filled the remote of the secret DVC_REMOTE_URL, not the committed default
+    assert any((tmp_path / "ci-remote").rglob("*")) and not (clone / "dvc-remote").exists()
     # Determinism: two from-scratch runs, byte-identical metrics and weights...
     reference = json.loads((tiny_full_project.parent / "reference-hashes.json").read_text())
     assert output_hashes(clone) == reference

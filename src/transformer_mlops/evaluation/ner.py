@@ -12,40 +12,43 @@ from seqeval.metrics.sequence_labeling import get_entities
 from seqeval.scheme import IOB2
 
 from transformer_mlops.config import NerInference
+from transformer_mlops.evaluation.scores import percent, write_reports
 from transformer_mlops.inference.ner import tag_words
 from transformer_mlops.io import read_jsonl, save_figure, write_json
 
 
-def _r(value: float) -> float:
-    return round(float(value), 6)
-
-
-def entity_metrics(gold: list[list[str]], pred: list[list[str]]) -> dict[str, Any]:
-    """Micro and macro precision/recall/F1 and per-type scores, keys `test/...`."""
+def entity_metrics(
+    gold: list[list[str]], pred: list[list[str]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(headline: micro precision/recall/F1; detail: macro F1/precision/recall and per-type
+    scores), keys `test/...`, in percent."""
     report = classification_report(
         gold, pred, mode="strict", scheme=IOB2, output_dict=True, zero_division=0
     )
     micro, macro = report["micro avg"], report["macro avg"]
     per_type = {
         kind: {
-            "precision": _r(v["precision"]),
-            "recall": _r(v["recall"]),
-            "f1": _r(v["f1-score"]),
+            "precision": percent(v["precision"]),
+            "recall": percent(v["recall"]),
+            "f1": percent(v["f1-score"]),
             "support": int(v["support"]),
         }
         for kind, v in sorted(report.items())
         if not kind.endswith("avg")
     }
-    return {
-        "test/precision": _r(micro["precision"]),
-        "test/recall": _r(micro["recall"]),
-        "test/f1": _r(micro["f1-score"]),
-        "test/macro_precision": _r(macro["precision"]),
-        "test/macro_recall": _r(macro["recall"]),
-        "test/macro_f1": _r(macro["f1-score"]),
-        "test/sentences": len(gold),
+    headline = {
+        "test/f1": percent(micro["f1-score"]),
+        "test/precision": percent(micro["precision"]),
+        "test/recall": percent(micro["recall"]),
+        "test/examples": len(gold),
+    }
+    detail = {
+        "test/macro_f1": percent(macro["f1-score"]),
+        "test/macro_precision": percent(macro["precision"]),
+        "test/macro_recall": percent(macro["recall"]),
         "test/per_type": per_type,
     }
+    return headline, detail
 
 
 def _spans(tags: list[str]) -> set[tuple[str, int, int]]:
@@ -91,29 +94,34 @@ def plot_confusion(types: list[str], matrix: list[list[int]], path: str | Path) 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(1.0 + 0.8 * len(types), 1.0 + 0.7 * len(types)))
-    ax.imshow(matrix, cmap="Blues")
+    fig, ax = plt.subplots(figsize=(2.5 + 0.9 * len(types), 1.5 + 0.8 * len(types)))
+    image = ax.imshow(matrix, cmap="Blues")
+    fig.colorbar(image, ax=ax, fraction=0.05, pad=0.03, label="entity spans")
+    darkest = max((value for row in matrix for value in row), default=0)
     for i, row in enumerate(matrix):
         for j, value in enumerate(row):
-            ax.text(j, i, str(value), ha="center", va="center", fontsize=8)
+            ax.text(j, i, str(value), ha="center", va="center", fontsize=9,
+                    color="white" if value > darkest / 2 else "black")  # fmt: skip
     ax.set_xticks(range(len(types)), types)
     ax.set_yticks(range(len(types)), types)
-    ax.set_xlabel("predicted (O: missed)")
-    ax.set_ylabel("gold (O: spurious)")
-    ax.set_title("entity types, exact spans", fontsize=9)
+    ax.set_xlabel("predicted type (O: missed)")
+    ax.set_ylabel("gold type (O: spurious)")
+    ax.set_title("NER test: entity types of exact spans", fontsize=10)
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
 
 
 def evaluate(model, tokenizer, prepared_dir: str | Path, settings: NerInference, worst: int,
-             metrics_path: str | Path, errors_path: str | Path, plot_path: str | Path) -> dict[str, Any]:  # fmt: skip
-    """The NER evaluation: metrics JSON, worst errors JSON, confusion plot PNG."""
+             metrics_path: str | Path, details_path: str | Path, errors_path: str | Path,
+             plot_path: str | Path) -> dict[str, Any]:  # fmt: skip
+    """The NER evaluation: metrics and detail JSON, worst errors JSON, confusion plot PNG;
+    returns headline and detail together."""
     records = read_jsonl(Path(prepared_dir) / "test.jsonl")
     tagged = tag_words(model, tokenizer, [r["tokens"] for r in records], settings)
     pred = [labels for labels, _ in tagged]
-    metrics = entity_metrics([r["tags"] for r in records], pred)
-    write_json(metrics_path, metrics)
+    metrics = write_reports(*entity_metrics([r["tags"] for r in records], pred), metrics_path,
+                            details_path)  # fmt: skip
     write_json(errors_path, worst_errors(records, pred, worst))
     plot_confusion(*type_confusion(records, pred), plot_path)
     return metrics

@@ -1,6 +1,7 @@
 """docs/results.md, written from reports/: the test metrics, training speed and benchmark figures
 of the last run, so the documented figures are always the measured ones (never typed by hand).
-The `results` DVC stage writes it after every evaluation; a unit test checks it is current."""
+The `results` DVC stage writes it after every evaluation and registration (a unit test checks
+it is current), and prints `closing_summary`: where a `dvc repro` left its results."""
 
 from __future__ import annotations
 
@@ -63,11 +64,20 @@ def render(reports_dir: str | Path = "reports") -> str:
         "synthetic data (see the recipes in docs/recipes/ for real data).",
         "",
         "## Test metrics of the default pipeline",
+        "",
+        "Every score is a percent (0-100); losses are nats per token. The headline metrics are "
+        "`reports/metrics/<task>.json` (what `dvc metrics show` compares), the breakdowns "
+        "`reports/details/<task>.json`.",
     ]
     for task, heading in TASKS.items():
         metrics = _read(reports / "metrics" / f"{task}.json")
+        details = _read(reports / "details" / f"{task}.json") or {}
         lines += ["", f"### {heading}", ""]
-        lines += _metrics_tables(metrics) if metrics else ["(no report yet: run `dvc repro`)"]
+        lines += (
+            _metrics_tables({**metrics, **details})
+            if metrics
+            else ["(no report yet: run `dvc repro`)"]
+        )
     lines += ["", "## Training speed of the default pipeline", "",
               f"| task | {' | '.join(SPEED_COLUMNS.values())} |",
               "| --- |" + " --- |" * len(SPEED_COLUMNS)]  # fmt: skip
@@ -79,6 +89,48 @@ def render(reports_dir: str | Path = "reports") -> str:
               "[benchmarks.md](benchmarks.md).", ""]  # fmt: skip
     lines += [bench.read_text(encoding="utf-8").rstrip() if bench.is_file() else "(not run yet)"]
     return "\n".join(lines) + "\n"
+
+
+HEADLINES = {  # task: (metric key, label), what the closing summary shows
+    "scratch": [("test/exact_match", "exact match %"), ("test/bleu", "BLEU")],
+    "ner": [("test/f1", "entity F1 %")],
+    "qa": [("test/f1", "F1 %"), ("test/exact_match", "exact match %")],
+}
+
+
+def _ui_command(tracking_uri: str | None) -> str:
+    if not tracking_uri or tracking_uri.startswith("sqlite:"):
+        return (
+            "mlflow ui --backend-store-uri sqlite:///mlflow.db --app-name transformer-mlops"
+            "   (then open http://127.0.0.1:5000)"
+        )
+    return f"open {tracking_uri} in a browser"
+
+
+def closing_summary(reports_dir: str | Path = "reports") -> str:
+    """What a person wants after `dvc repro`: each task's headline test scores and champion,
+    where the reports are, and the one command that opens the MLflow UI."""
+    reports = Path(reports_dir)
+    registry = _read(reports / "registry.json") or {}
+    lines, uri = ["", "Results of the pipeline:"], None
+    for task, shown in HEADLINES.items():
+        metrics = _read(reports / "metrics" / f"{task}.json") or {}
+        scores = "  ".join(f"{label} {metrics[key]:g}" for key, label in shown if key in metrics)
+        entry = registry.get(task) or {}
+        champion = entry.get("version") if str(entry.get("decision", "")).startswith(
+            "promoted") else entry.get("champion_before")  # fmt: skip
+        registered = (f"registered v{entry['version']}, champion v{champion or '-'}"
+                      if entry else "not registered")  # fmt: skip
+        lines.append(f"  {task:<8} {scores or '(not evaluated)':<40} {registered}")
+        uri = uri or (_read(reports / "runs" / f"{task}.json") or {}).get("tracking_uri")
+    lines += [
+        "Tables: docs/results.md; reports: reports/metrics (headline), reports/details, "
+        "reports/errors, reports/behaviour",
+        "Plots: dvc plots show  (dvc_plots/index.html, works offline)",
+        "Experiments: dvc exp show --only-changed;  registry: reports/registry.json",
+        f"MLflow UI: {_ui_command(uri)}",
+    ]
+    return "\n".join(lines)
 
 
 def write_results(reports_dir: str | Path, out: str | Path) -> None:

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from transformer_mlops.config import ScratchInference, Seq2SeqEvalConfig
+from transformer_mlops.evaluation.scores import percent, write_reports
 from transformer_mlops.features.seq2seq import collate, encode_pairs
 from transformer_mlops.inference.scratch import decode
 from transformer_mlops.io import atomic_dir, read_jsonl, save_figure, write_json
@@ -53,29 +54,33 @@ def decode_and_score(model: Transformer, tokenizer, records: list[dict], cfg: Se
     return results
 
 
-def metrics_from(records: list[dict], scored: list[dict]) -> dict[str, Any]:
-    """Aggregate metrics with `test/` keys (stable rounding: the file is byte-reproducible)."""
+def metrics_from(records: list[dict], scored: list[dict]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(headline, detail) with `test/` keys, scores in percent (stable rounding: the files are
+    byte-reproducible); the detail is token accuracy and exact match per date format."""
     hits = [s["prediction"] == r["target"] for r, s in zip(records, scored, strict=True)]
     tokens = sum(s["tokens"] for s in scored)
     predictions = [s["prediction"] for s in scored]
     references = [[r["target"] for r in records]]
-    metrics: dict[str, Any] = {
+    headline: dict[str, Any] = {
+        "test/exact_match": percent(sum(hits) / len(hits)),
+        "test/bleu": round(sacrebleu.corpus_bleu(predictions, references).score, 2),
+        "test/chrf": round(sacrebleu.corpus_chrf(predictions, references).score, 2),
+        "test/loss": round(sum(s["loss"] * s["tokens"] for s in scored) / tokens, 4),
         "test/examples": len(records),
-        "test/exact_match": _r(sum(hits) / len(hits)),
-        "test/token_acc": _r(sum(s["correct_tokens"] for s in scored) / tokens),
-        "test/loss": _r(sum(s["loss"] * s["tokens"] for s in scored) / tokens),
-        "test/bleu": _r(sacrebleu.corpus_bleu(predictions, references).score),
-        "test/chrf": _r(sacrebleu.corpus_chrf(predictions, references).score),
     }
     by_format: dict[str, list[bool]] = defaultdict(list)
     for record, hit in zip(records, hits, strict=True):
         if "format" in record:
             by_format[record["format"]].append(hit)
+    detail: dict[str, Any] = {
+        "test/token_acc": percent(sum(s["correct_tokens"] for s in scored) / tokens)
+    }
     if by_format:
-        metrics["test/exact_match_by_format"] = {
-            k: _r(sum(v) / len(v)) for k, v in sorted(by_format.items())
+        detail["test/exact_match_by_format"] = {
+            k: {"exact_match": percent(sum(v) / len(v)), "examples": len(v)}
+            for k, v in sorted(by_format.items())
         }
-    return metrics
+    return headline, detail
 
 
 def worst_errors(records: list[dict], scored: list[dict], limit: int) -> list[dict]:
@@ -110,28 +115,37 @@ def plot_cross_attention(model: Transformer, tokenizer, source: str, path: str |
     hyp = hyp[: hyp.index(EOS_ID) + 1] if EOS_ID in hyp else hyp
     memory, src_mask = model.encode(src)
     model.decode(torch.tensor([[BOS_ID, *hyp[:-1]]]), memory, src_mask, need_weights=True)
-    weights = model.cross_attention_weights()[-1][0].mean(0).float().numpy()  # (T, S)
+    layers = model.cross_attention_weights()
+    heads = layers[-1][0]  # (heads, T, S) of the last decoder layer
+    weights = heads.mean(0).float().numpy()  # (T, S)
     src_labels = [tokenizer.id_to_token(i) for i in src_ids]
     tgt_labels = [tokenizer.id_to_token(i) for i in hyp]
-    fig, ax = plt.subplots(figsize=(max(4, len(src_labels) * 0.3), max(3, len(tgt_labels) * 0.3)))
-    ax.imshow(weights, cmap="viridis", aspect="auto")
-    ax.set_xticks(range(len(src_labels)), [s.replace(" ", "␣") for s in src_labels], fontsize=7)
-    ax.set_yticks(range(len(tgt_labels)), tgt_labels, fontsize=7)
-    ax.set_xlabel("source")
-    ax.set_ylabel("prediction")
-    ax.set_title(f"cross-attention: {source!r} -> {decode_ids(tokenizer, hyp)!r}", fontsize=8)
+    fig, ax = plt.subplots(
+        figsize=(max(6, len(src_labels) * 0.4 + 2), max(4, len(tgt_labels) * 0.35 + 1.5))
+    )
+    image = ax.imshow(weights, cmap="viridis", aspect="auto", vmin=0.0, vmax=1.0)
+    fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02, label="attention weight")
+    ax.set_xticks(range(len(src_labels)), [s.replace(" ", "␣") for s in src_labels], fontsize=8,
+                  rotation=90)  # fmt: skip
+    ax.set_yticks(range(len(tgt_labels)), tgt_labels, fontsize=8)
+    ax.set_xlabel("source tokens")
+    ax.set_ylabel("predicted tokens")
+    ax.set_title(f"cross-attention, decoder layer {len(layers)} of {len(layers)}, mean of "
+                 f"{heads.shape[0]} heads\n{source!r} -> {decode_ids(tokenizer, hyp)!r}",
+                 fontsize=9)  # fmt: skip
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
 
 
 def evaluate(model: Transformer, tokenizer, prepared_dir: str | Path, cfg: Seq2SeqEvalConfig,
-             metrics_path: str | Path, errors_path: str | Path, plots_dir: str | Path) -> dict:  # fmt: skip
-    """The `evaluate_scratch` stage's work: metrics, errors and attention plots on test."""
+             metrics_path: str | Path, details_path: str | Path, errors_path: str | Path,
+             plots_dir: str | Path) -> dict:  # fmt: skip
+    """The `evaluate_scratch` stage's work: metrics, their detail, errors and attention plots on
+    test; returns headline and detail together."""
     records = read_jsonl(Path(prepared_dir) / "test.jsonl")
     scored = decode_and_score(model, tokenizer, records, cfg)
-    metrics = metrics_from(records, scored)
-    write_json(metrics_path, metrics)
+    metrics = write_reports(*metrics_from(records, scored), metrics_path, details_path)
     write_json(errors_path, worst_errors(records, scored, cfg.worst_errors))
     # the folder is replaced whole: fewer plots than last time leave no stale ones behind
     with atomic_dir(plots_dir) as folder:

@@ -1,8 +1,11 @@
 """Lightning callbacks of the training stages: best checkpoint + early stopping + resume state,
-validation bookkeeping and training throughput."""
+validation bookkeeping, training curves and throughput."""
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +13,8 @@ from pathlib import Path
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
 from transformer_mlops.tasks.resume import ResumeCheckpoint, StepSeeds
+
+log = logging.getLogger(__name__)
 
 
 def best_checkpoint_callbacks(checkpoint_dir: str | Path, monitor: str, patience: int,
@@ -60,3 +65,75 @@ class Throughput(Callback):
     @property
     def tokens_per_second(self) -> float:
         return self.tokens / max(self.seconds, 1e-9)
+
+
+class Curves(Callback):
+    """Training curves for DVC plots: the training loss every `log_every_n_steps` steps, and the
+    validation loss and scores (`val/*` metrics the module logged) after every validation."""
+
+    def __init__(self):
+        self.train: list[dict] = []
+        self.val: list[dict] = []
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        if trainer.global_step % trainer.log_every_n_steps == 0 and trainer.is_global_zero:
+            loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+            self.train.append({"step": trainer.global_step, "train_loss": round(float(loss), 5)})
+
+    def on_validation_end(self, trainer, module):  # after the module logged its epoch metrics
+        if trainer.sanity_checking:
+            return
+        row: dict = {"step": trainer.global_step}
+        for name, value in sorted(trainer.callback_metrics.items()):
+            if name.startswith("val/"):
+                row[name.replace("/", "_")] = round(float(value), 5)
+        self.val.append(row)
+
+
+def on_terminal() -> bool:
+    """Whether a person watches stderr live (a progress bar), or it goes to a file or CI log."""
+    return sys.stderr.isatty()
+
+
+class ProgressLines(Callback):
+    """Training progress as log lines, for runs without a terminal (CI, nohup, a log file),
+    where a progress bar shows nothing readable: a line every `every_seconds` (default 30,
+    `TMLOPS_PROGRESS_SECONDS`), and one after each validation with its scores."""
+
+    def __init__(self, every_seconds: float | None = None):
+        self.every = every_seconds or float(os.environ.get("TMLOPS_PROGRESS_SECONDS", "30"))
+        self._start = self._last = 0.0
+
+    def on_train_start(self, trainer, module):
+        self._start = self._last = time.monotonic()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        now = time.monotonic()
+        if now - self._last >= self.every and trainer.is_global_zero:
+            self._last = now
+            log.info("%s", self.line(trainer, now - self._start))
+
+    def on_validation_end(self, trainer, module):
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        scores = ", ".join(f"{k} {float(v):.4g}" for k, v in sorted(trainer.callback_metrics.items())
+                           if k.startswith("val/"))  # fmt: skip
+        log.info("step %d: validation %s", trainer.global_step, scores)
+
+    @staticmethod
+    def line(trainer, elapsed: float) -> str:
+        """'step 120/940 (13%), epoch 1, train/loss 1.234, 4.2 steps/s, about 3m15s left'."""
+        step, total = trainer.global_step, trainer.estimated_stepping_batches
+        rate = step / elapsed if elapsed > 0 else 0.0
+        parts = [f"step {step}"]
+        if total not in (None, float("inf")):
+            parts = [f"step {step}/{int(total)} ({100 * step / max(int(total), 1):.0f}%)"]
+        parts.append(f"epoch {trainer.current_epoch}")
+        loss = trainer.callback_metrics.get("train/loss")
+        if loss is not None:
+            parts.append(f"train/loss {float(loss):.4g}")
+        parts.append(f"{rate:.2f} steps/s")
+        if rate > 0 and total not in (None, float("inf")):
+            left = max(int(total) - step, 0) / rate
+            parts.append(f"about {int(left // 60)}m{int(left % 60):02d}s left")
+        return ", ".join(parts)

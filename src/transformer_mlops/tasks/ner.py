@@ -136,7 +136,7 @@ class NerModule(L.LightningModule):
             torch.distributed.all_gather_object(gathered, self._windows)
         gold, pred = sentences_from_windows([w for part in gathered for w in part], self.id2label)
         f1 = f1_score(gold, pred, mode="strict", scheme=IOB2) if gold else 0.0
-        self.log("val/f1", float(f1), prog_bar=True)
+        self.log("val/f1", 100.0 * float(f1), prog_bar=True)  # percent, as in reports
         self._windows = []
 
     def configure_optimizers(self):

@@ -12,6 +12,7 @@ Weights are always loaded from safetensors and remote code is never trusted.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from transformer_mlops.io import atomic_dir
 from transformer_mlops.models.fast_dropout import use_fast_dropout
 from transformer_mlops.tasks.hardware import on_gpu, resolve_precision
 from transformer_mlops.tasks.trainer import fit_best
+
+log = logging.getLogger(__name__)
 
 
 def _package_model_dir(name: str) -> Path | None:
@@ -144,12 +147,16 @@ def load_for_finetuning(auto_class: Any, name: str, train: FinetuneTrainConfig, 
         # tokens); plain matmul attention made the step 1.5x faster, the same math. In fp32
         # the two run at the same speed, and on GPUs SDPA is the fast one.
         config_overrides.setdefault("attn_implementation", "eager")
-    model = auto_class.from_pretrained(
+    model, loading = auto_class.from_pretrained(
         source,
         use_safetensors=True,
+        output_loading_info=True,
         **config_overrides,
         **dropout_overrides(source, train.dropout, f"{key}.train.dropout"),
     )
+    new, unused = sorted(loading.get("missing_keys", [])), loading.get("unexpected_keys", [])
+    log.info("%s from %s: new task head %s (trained from scratch); %d pretrained tensors unused",
+             type(model).__name__, source, ", ".join(new) or "none", len(unused))  # fmt: skip
     model.train()
     if train.freeze_word_embeddings:
         # The vocabulary matrix is half of a MiniLM's weights: its dense gradient and AdamW

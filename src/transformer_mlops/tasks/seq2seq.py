@@ -11,7 +11,6 @@ from typing import Any
 import lightning as L
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.callbacks import Callback
 from tokenizers import Tokenizer
 
 from transformer_mlops.config import Seq2SeqConfig, Seq2SeqTrainConfig
@@ -115,7 +114,9 @@ class Seq2SeqModule(L.LightningModule):
         out = self.model_step(batch, 0.0)
         n = batch["src"].size(0)
         self.log("val/loss", out["loss"], batch_size=n, sync_dist=True, prog_bar=True)
-        self.log("val/token_acc", out["correct"] / out["tokens"], batch_size=n, sync_dist=True)
+        self.log(
+            "val/token_acc", 100.0 * out["correct"] / out["tokens"], batch_size=n, sync_dist=True
+        )
         if self._val_total < self.train_cfg.val_decode_limit:  # exact match on a decoded subset
             max_len = batch["tgt_out"].size(1) + 8
             hyp = greedy_decode(self.model, batch["src"], BOS_ID, EOS_ID, max_len)
@@ -131,7 +132,7 @@ class Seq2SeqModule(L.LightningModule):
         total = torch.tensor(float(max(self._val_total, 1)), device=self.device)
         if self.trainer.world_size > 1:
             hits, total = self.all_gather(hits).sum(), self.all_gather(total).sum()
-        self.log("val/exact_match", hits / total, prog_bar=True)
+        self.log("val/exact_match", 100.0 * hits / total, prog_bar=True)  # percent, as in reports
         self._val_hits = self._val_total = 0
 
     def configure_optimizers(self):
@@ -139,32 +140,6 @@ class Seq2SeqModule(L.LightningModule):
         return adamw_with_schedule(
             self.model, self.train_cfg.optimizer, total, str(self.trainer.precision)
         )
-
-
-# ------------------------------------------------------------------------------- callbacks
-
-
-class History(Callback):
-    """Loss curves for DVC plots: train loss every `log_every_n_steps`, validation per epoch."""
-
-    def __init__(self):
-        self.train: list[dict] = []
-        self.val: list[dict] = []
-
-    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
-        if trainer.global_step % trainer.log_every_n_steps == 0:
-            loss = float(outputs["loss"]) if isinstance(outputs, dict) else float(outputs)
-            self.train.append({"step": trainer.global_step, "train_loss": round(loss, 5)})
-
-    def on_validation_end(self, trainer, module):  # after the module logged its epoch metrics
-        if trainer.sanity_checking:
-            return
-        metrics = trainer.callback_metrics
-        self.val.append({
-            "step": trainer.global_step,
-            "val_loss": round(float(metrics["val/loss"]), 5),
-            "val_exact_match": round(float(metrics["val/exact_match"]), 5),
-        })  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------- train
@@ -198,11 +173,10 @@ def train(cfg: Seq2SeqConfig, prepared_dir: str | Path, model_dir: str | Path,
     )
     data = Seq2SeqDataModule(prepared_dir, tokenizer, cfg)
     module = Seq2SeqModule(model, cfg.train)
-    history = History()
     trainer, summary = fit_best(module, data, cfg.train.trainer, monitor="val/exact_match",
                                 patience=cfg.train.early_stopping_patience,
                                 real_tokens=lambda batch: (batch["tgt_out"] != PAD_ID).sum(),
-                                checkpoint_dir=checkpoint_dir, callbacks=[history, *(callbacks or [])],
+                                checkpoint_dir=checkpoint_dir, callbacks=callbacks,
                                 logger=logger, ckpt_path=ckpt_path, **trainer_overrides)  # fmt: skip
     if trainer.is_global_zero:
         save_scratch_model(module.model.cpu(), tokenizer, model_dir)
@@ -211,5 +185,4 @@ def train(cfg: Seq2SeqConfig, prepared_dir: str | Path, model_dir: str | Path,
         **summary,
         "epochs": trainer.current_epoch,
         "wall_seconds": time.perf_counter() - started,
-        "plots": {"train_loss": history.train, "val": history.val},  # reports/plots/scratch/
     }

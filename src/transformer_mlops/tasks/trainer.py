@@ -18,9 +18,12 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from transformer_mlops.config import TrainerConfig
 from transformer_mlops.io import default_mode, writing
 from transformer_mlops.tasks.callbacks import (
+    Curves,
+    ProgressLines,
     Throughput,
     ValidationTracker,
     best_checkpoint_callbacks,
+    on_terminal,
 )
 from transformer_mlops.tasks.hardware import Bf16MixedPrecision, on_gpu, resolve_precision
 
@@ -55,8 +58,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 def build_trainer(cfg: TrainerConfig, *, callbacks: list, logger=False, root_dir: str | Path,
                   enable_progress_bar: bool = True, **overrides) -> L.Trainer:  # fmt: skip
-    """A Lightning Trainer from params; `overrides` are for tests (e.g. limit_train_batches)."""
+    """A Lightning Trainer from params; `overrides` are for tests (e.g. limit_train_batches).
+    A progress bar on a terminal; progress log lines otherwise (CI, nohup, log files)."""
     precision = resolve_precision(cfg.precision, cfg.accelerator)
+    if enable_progress_bar and not on_terminal():
+        enable_progress_bar, callbacks = False, [*callbacks, ProgressLines()]
     log.info("precision %s (params: %s)", precision, cfg.precision)
     plugins: list = [AtomicCheckpointIO()]
     if precision == "bf16-mixed":
@@ -134,12 +140,13 @@ def fit_best(module: L.LightningModule, data: L.LightningDataModule, cfg: Traine
         ckpt_path: last.ckpt of an interrupted run, to resume from.
 
     Returns:
-        (the trainer, summary: best score, steps, training throughput and seconds, precision).
+        (the trainer, summary: best score, steps, training throughput and seconds, precision,
+        and `plots`: the training curves, written to reports/plots/<task>/ by the stage).
     """
-    throughput = Throughput(real_tokens)
+    throughput, curves = Throughput(real_tokens), Curves()
     fit_callbacks = best_checkpoint_callbacks(checkpoint_dir, monitor, patience,
                                               cfg.checkpoint_every_n_steps)  # fmt: skip
-    trainer = build_trainer(cfg, callbacks=[*fit_callbacks, throughput, *(callbacks or [])],
+    trainer = build_trainer(cfg, callbacks=[*fit_callbacks, throughput, curves, *(callbacks or [])],
                             logger=logger, root_dir=checkpoint_dir, **overrides)  # fmt: skip
     best = fit_and_restore_best(trainer, module, data, fit_callbacks[0], monitor, ckpt_path)
     return trainer, {
@@ -148,4 +155,5 @@ def fit_best(module: L.LightningModule, data: L.LightningDataModule, cfg: Traine
         "train_tokens_per_second": throughput.tokens_per_second,
         "train_seconds": throughput.seconds,
         "precision": str(trainer.precision),
+        "plots": {"train_loss": curves.train, "val": curves.val},
     }

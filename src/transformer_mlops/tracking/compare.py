@@ -1,7 +1,8 @@
 """`tmlops compare <task>`: the task's MLflow runs side by side, best first.
 
-Shows only the params that differ between runs (the rest is noise), the key test metric and
-the throughput, and writes a bar plot of the key metric per run.
+Each evaluation run beside the training run it evaluated (their params together). Shows only
+the params that differ between rows (the rest is noise), the key test metric and the
+throughput, and writes a bar plot of the key metric per run.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ EXTRA_METRICS = ("train/tokens_per_second", "stage/wall_seconds")
 
 
 def runs_table(task: str, limit: int = 20) -> tuple[list[dict[str, Any]], list[str], str]:
-    """Rows (run, differing params, metrics) best first, the differing param names, the key."""
+    """Rows (run, differing params, metrics) best first, the differing param names, the key.
+    A row is an evaluation with the training run it evaluated: their params together, its
+    test metric, the training's throughput; a training run not evaluated yet has no score."""
     import mlflow
 
     key = GATES[task][1]
@@ -29,20 +32,32 @@ def runs_table(task: str, limit: int = 20) -> tuple[list[dict[str, Any]], list[s
         raise UserError(
             f"no MLflow experiment {experiment!r} at {redact(uri)}; run `dvc repro` first"
         )
-    frame = mlflow.search_runs(experiment_names=[experiment], max_results=limit,
-                               order_by=[f"metrics.`{key}` DESC", "attributes.start_time DESC"])  # fmt: skip
+    frame = mlflow.search_runs(experiment_names=[experiment], max_results=max(limit * 4, 100),
+                               order_by=["attributes.start_time DESC"])  # fmt: skip
     if frame.empty:
         return [], [], key
-    params = [c for c in frame.columns if c.startswith("params.")]
-    differing = sorted(c for c in params if frame[c].astype(str).nunique(dropna=False) > 1)
+    records = [run.dropna().to_dict() for _, run in frame.iterrows()]
+    parent = "tags.mlflow.parentRunId"
+    trainings = {r["run_id"]: r for r in records if parent not in r}
+    evaluated = set()
+    joined = []
+    for run in records:  # newest first: each evaluation with its training run's params
+        if parent in run and run[parent] in trainings:
+            evaluated.add(run[parent])
+            joined.append({**trainings[run[parent]], **run})
+    joined += [run for run_id, run in trainings.items() if run_id not in evaluated]
+    joined.sort(key=lambda r: (-r.get(f"metrics.{key}", float("-inf")), str(r["start_time"])))
+    joined = joined[:limit]
+    params = sorted({c for r in joined for c in r if c.startswith("params.")})
+    differing = [c for c in params if len({str(r.get(c)) for r in joined}) > 1]
     rows = []
-    for _, run in frame.iterrows():
+    for run in joined:
         row = {"run": run["run_id"][:8], "name": run.get("tags.mlflow.runName", ""),
                "started": str(run["start_time"])[:19].replace(" ", "T"), "status": run["status"]}  # fmt: skip
-        row.update({c.removeprefix("params."): run[c] for c in differing})
+        row.update({c.removeprefix("params."): run.get(c) for c in differing})
         for metric in (key, *EXTRA_METRICS):
             value = run.get(f"metrics.{metric}")
-            row[metric] = None if value is None or value != value else round(float(value), 4)
+            row[metric] = None if value is None else round(float(value), 4)
         rows.append(row)
     return rows, [c.removeprefix("params.") for c in differing], key
 

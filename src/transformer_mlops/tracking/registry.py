@@ -11,7 +11,9 @@ Per task (scratch, ner, qa) the `register` stage
 3. moves `champion` to it only if its test metric beats the champion's on the same test data
    (the DVC md5 of the test split), or there is no champion yet.
 Every alias move (who, when, why, old and new version) is kept in the registered model's
-`alias_history` tag and the version's `promotion` tag; `reports/registry.json` (the stage's
+`alias_history` tag (JSON) and, readable in the UI, as a table in its description, and in the
+version's `<alias>.moved` tag; each version's description is a short model card (data,
+test metrics, lineage, the gate's decision); `reports/registry.json` (the stage's
 DVC output) holds the gate's decisions and the history. `rollback` moves `champion` back to the
 previous champion (again: the one before that, walking back through the history); `promote`
 moves it to a chosen version by hand, with a reason (after the test data changed, say). Those
@@ -31,6 +33,7 @@ from typing import Any
 
 from transformer_mlops.config import InferenceSettings
 from transformer_mlops.errors import UserError
+from transformer_mlops.evaluation.scores import UNIT
 from transformer_mlops.hashing import dvc_md5
 from transformer_mlops.io import read_json_if_exists, write_json
 from transformer_mlops.tracking import model_code  # where the files logged as models live
@@ -52,6 +55,15 @@ GATES = {
 HISTORY_TAG = "alias_history"
 SETTINGS_TAG = "inference_settings"  # the version's model_config, as JSON
 FORMAT_TAG, FROM_CODE = "model_format", "from_code"  # versions logged before this were pickles
+UNIT_TAG = "metric_unit"  # versions registered before scores were all percent have none
+ABOUT = {  # the registered model's description, above its alias history
+    "scratch": "Our from-scratch Transformer (encoder-decoder, `models/transformer.py`) trained by "
+    "the `train_scratch` stage: written dates in -> ISO dates out (default data).",
+    "ner": "all-MiniLM-L6-v2 fine-tuned for named-entity recognition (PER, LOC, ORG, MISC; "
+    "IOB2) by the `finetune_ner` stage; also logged in MLflow's transformers flavor.",
+    "qa": "all-MiniLM-L6-v2 fine-tuned for extractive question answering (SQuAD-style spans) "
+    "by the `finetune_qa` stage.",
+}
 
 
 def _now() -> str:
@@ -100,7 +112,46 @@ def move_alias(client, name: str, alias: str, version: str, why: str) -> dict[st
     history = [*_history(client, name), move]
     client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
     client.set_model_version_tag(name, str(version), f"{alias}.moved", json.dumps(move))
+    client.update_registered_model(name, description=model_description(name, history))
     return move
+
+
+def model_description(name: str, history: list[dict[str, Any]], shown: int = 20) -> str:
+    """The registered model's description (Markdown in the UI): what it is, how to load it,
+    and its alias history, newest first."""
+    lines = [ABOUT.get(name, f"Registered by transformer-mlops: {name}."), "",
+             f"Load: `tmlops predict {name} --model models:/{name}@champion ...`, "
+             f"`tmlops serve {name}`; roll back: `tmlops rollback {name}`.", "",
+             "### Alias history (newest first)", "", "| when (UTC) | alias | from | to | who | why |",
+             "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    for move in reversed(history[-shown:]):
+        why = str(move["why"]).replace("|", "/")
+        lines.append(f"| {move['when']} | {move['alias']} | {move['from'] or '-'} | {move['to']} "
+                     f"| {move['who']} | {why} |")  # fmt: skip
+    if len(history) > shown:
+        lines.append(f"\n{len(history) - shown} older moves: the `{HISTORY_TAG}` tag holds all.")
+    return "\n".join(lines)
+
+
+def version_card(task: str, run_id: str, metrics: dict[str, Any], test_md5: str,
+                 settings: dict[str, Any], decision: str) -> str:  # fmt: skip
+    """A registered version's description: a short model card (Markdown)."""
+    from mlflow import MlflowClient
+
+    tags = MlflowClient(tracking_uri=connect()).get_run(run_id).data.tags
+    data = {k.removeprefix("data."): v for k, v in tags.items()
+            if k.startswith("data.") and k != "data.test_md5"}  # fmt: skip
+    scores = ", ".join(f"{k.removeprefix('test/')} {v:g}" for k, v in metrics.items()
+                       if isinstance(v, int | float))  # fmt: skip
+    return "\n".join([
+        f"**{task}** trained by the `{tags.get('dvc.stage', '?')}` stage in run `{run_id}` "
+        f"(git {tags.get('git.commit', '?')[:12]}, dirty: {tags.get('git.dirty', '?')}).", "",
+        f"- Test metrics ({UNIT}): {scores}",
+        f"- Test split DVC md5: `{test_md5}`",
+        *(f"- Data `{path}` DVC md5: `{md5}`" for path, md5 in sorted(data.items())),
+        f"- Inference settings: `{json.dumps(settings, sort_keys=True)}`",
+        f"- Gate: {decision}",
+    ])  # fmt: skip
 
 
 def _existing_version(client, name: str, run_id: str, settings: str):
@@ -170,13 +221,20 @@ def _pip_requirements() -> list[str]:
 def gate(version: str, value: float, test_md5: str, key: str, champion) -> str:
     """The promotion rule: promote when there is no champion, or when `value` beats the
     champion's `key` measured on the same test data (DVC md5 of the test split), or when the
-    champion is a pickled model (registered before models were logged from code)."""
+    champion is a pickled model (registered before models were logged from code). A champion
+    whose figure is in other units (registered before every score was a percent) is kept: the
+    figures do not compare; `tmlops promote` decides by hand."""
     if champion is None:
         return "promoted: no champion yet"
     if champion.tags.get(FORMAT_TAG) != FROM_CODE:
         return "promoted: the champion is a pickled model, which tmlops refuses to load"
     if str(champion.version) == str(version):
         return "already champion"
+    if champion.tags.get(UNIT_TAG) != UNIT:
+        return (
+            f"kept champion: its {key} is not in {UNIT} (registered by an older version); "
+            "not comparable, promote by hand if this one is better"
+        )
     if champion.tags.get("test_data_md5") != test_md5 or key not in champion.tags:
         return "kept champion: its test data differs (not comparable)"
     best = float(champion.tags[key])
@@ -214,7 +272,7 @@ def register(task: str, settings: InferenceSettings) -> dict[str, Any]:
     if version is None:
         version = log_and_register(task, run_id, model_dir, settings.model_dump())
         tags = {key: value, "test_data_md5": test_md5, "metric": key, SETTINGS_TAG: settings_json,
-                FORMAT_TAG: FROM_CODE}  # fmt: skip
+                FORMAT_TAG: FROM_CODE, UNIT_TAG: UNIT}  # fmt: skip
         for tag, tag_value in tags.items():
             client.set_model_version_tag(task, version.version, tag, str(tag_value))
         moves = [move_alias(client, task, "challenger", version.version, "new version")]
@@ -225,6 +283,8 @@ def register(task: str, settings: InferenceSettings) -> dict[str, Any]:
     if decision.startswith("promoted"):
         moves.append(move_alias(client, task, "champion", version.version, decision))
     client.set_model_version_tag(task, version.version, "gate", decision)
+    client.update_model_version(task, version.version, description=version_card(
+        task, run_id, metrics, test_md5, settings.model_dump(), decision))  # fmt: skip
     log.info("registry %s: version %s, %s", task, version.version, decision)
     return {
         "version": str(version.version),

@@ -30,7 +30,7 @@ def trained(tmp_path_factory, default_params_raw):
 def test_training_runs_and_reports(trained):
     _, summary = trained
     assert summary["global_step"] == 6  # 96 sentences / 16
-    assert 0.0 <= summary["best_val_f1"] <= 1.0
+    assert 0.0 <= summary["best_val_f1"] <= 100.0
     assert summary["train_tokens_per_second"] > 0
 
 
@@ -53,12 +53,14 @@ def test_evaluate_and_predict_spans(trained, tmp_path):
 
     root, _ = trained
     model, tokenizer = load_ner_model(root / "model")
-    metrics = evaluate(model, tokenizer, root / "prepared", NerInference(), 10, tmp_path / "m.json", tmp_path / "e.json",
-                       tmp_path / "c.png")  # fmt: skip
-    assert metrics["test/sentences"] == 16
-    assert {"test/f1", "test/macro_f1", "test/precision", "test/recall", "test/per_type"} <= set(
-        metrics
-    )
+    metrics = evaluate(model, tokenizer, root / "prepared", NerInference(), 10, tmp_path / "m.json",
+                       tmp_path / "d.json", tmp_path / "e.json", tmp_path / "c.png")  # fmt: skip
+    assert metrics["test/examples"] == 16
+    headline = json.loads((tmp_path / "m.json").read_text())  # what `dvc metrics show` shows
+    assert set(headline) == {"test/f1", "test/precision", "test/recall", "test/examples"}
+    assert set(json.loads((tmp_path / "d.json").read_text())) == {
+        "test/macro_f1", "test/macro_precision", "test/macro_recall", "test/per_type"}  # fmt: skip
+    assert all(0.0 <= headline[k] <= 100.0 for k in headline if k != "test/examples")
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
     text = "Angela Merkel met Tim Cook in Paris."
     (found,) = predict_spans(model, tokenizer, [text])
@@ -86,9 +88,9 @@ def test_entity_metrics_hand_computed():
 
     gold = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O"]]
     pred = [["B-PER", "I-PER", "O", "B-ORG"], ["B-ORG", "O"]]
-    metrics = entity_metrics(gold, pred)
-    assert metrics["test/precision"] == metrics["test/recall"] == pytest.approx(2 / 3, abs=1e-6)
-    assert metrics["test/per_type"]["LOC"] == {
+    headline, detail = entity_metrics(gold, pred)
+    assert headline["test/precision"] == headline["test/recall"] == 66.67  # percent
+    assert detail["test/per_type"]["LOC"] == {
         "precision": 0.0,
         "recall": 0.0,
         "f1": 0.0,

@@ -53,15 +53,26 @@ def test_evaluate_writes_metrics_errors_and_attention_plots(trained):
         root / "prepared",
         cfg.eval,
         root / "m.json",
+        root / "d.json",
         root / "e.json",
         root / "plots",
     )
     assert metrics["test/examples"] == 32
-    assert 0.0 <= metrics["test/exact_match"] <= 1.0 and metrics["test/loss"] > 0
-    assert {"test/bleu", "test/chrf", "test/token_acc", "test/exact_match_by_format"} <= set(
-        metrics
-    )
-    assert json.loads((root / "m.json").read_text()) == metrics
+    assert 0.0 <= metrics["test/exact_match"] <= 100.0 and metrics["test/loss"] > 0
+    headline = json.loads((root / "m.json").read_text())
+    assert set(headline) == {
+        "test/exact_match",
+        "test/bleu",
+        "test/chrf",
+        "test/loss",
+        "test/examples",
+    }
+    assert set(json.loads((root / "d.json").read_text())) == {
+        "test/token_acc",
+        "test/exact_match_by_format",
+    }
+    by_format = metrics["test/exact_match_by_format"].values()
+    assert sum(f["examples"] for f in by_format) == 32
     assert (root / "plots" / "attention_0.png").read_bytes()[:4] == b"\x89PNG"
     errors = json.loads((root / "e.json").read_text())
     assert all(e["prediction"] != e["target"] for e in errors)

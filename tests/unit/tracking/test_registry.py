@@ -14,6 +14,7 @@ from transformer_mlops.tracking.registry import (
     FORMAT_TAG,
     FROM_CODE,
     HISTORY_TAG,
+    UNIT_TAG,
     gate,
     move_alias,
     promote,
@@ -38,6 +39,7 @@ def client(tmp_path, monkeypatch):
         client.set_model_version_tag("ner", version.version, "test/f1", f1)
         client.set_model_version_tag("ner", version.version, "test_data_md5", "abc")
         client.set_model_version_tag("ner", version.version, FORMAT_TAG, FROM_CODE)
+        client.set_model_version_tag("ner", version.version, UNIT_TAG, "percent")
     return client
 
 
@@ -55,6 +57,12 @@ def test_gate_promotes_only_a_better_model_on_the_same_test_data(client):
         "kept champion: its test data differs (not comparable)"
     )
     assert gate("1", 0.8, "abc", "test/f1", champion) == "already champion"
+    client.delete_model_version_tag("ner", "1", UNIT_TAG)  # registered when F1 was a fraction
+    older = client.get_model_version_by_alias("ner", "champion")
+    assert gate("2", 85.0, "abc", "test/f1", older).startswith(
+        "kept champion: its test/f1 is not in percent"
+    )
+    client.set_model_version_tag("ner", "1", UNIT_TAG, "percent")
     client.delete_model_version_tag("ner", "1", FORMAT_TAG)  # registered as a pickle, before
     pickled = client.get_model_version_by_alias("ner", "champion")
     assert gate("2", 0.5, "abc", "test/f1", pickled) == (
