@@ -87,8 +87,11 @@ def test_kill_9_mid_training_then_repro_resumes_the_same_run_to_the_same_result(
 
     client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("transformer-mlops-scratch")
-    runs = {r.info.run_id: r for r in client.search_runs([experiment.experiment_id])}
-    assert set(runs) == {first_run, killed_run}  # continued, not a third run
+    found = client.search_runs([experiment.experiment_id])
+    runs = {r.info.run_id: r for r in found if "mlflow.parentRunId" not in r.data.tags}
+    assert set(runs) == {first_run, killed_run}  # continued, not a third training run
+    evaluated = {r.data.tags["mlflow.parentRunId"] for r in found if r.info.run_id not in runs}
+    assert evaluated == {first_run, killed_run}  # each evaluation nested under its training
     assert runs[killed_run].info.status == "FINISHED"
     assert run(["dvc", "status", "evaluate_scratch"], project).stdout.strip() == UP_TO_DATE
 

@@ -130,8 +130,12 @@ def test_a_stage_trains_against_the_server_registers_and_loads_back(server, tmp_
 
     client = MlflowClient(tracking_uri=uri)
     found = client.get_run(record["run_id"])
-    assert found.data.tags["dvc.stage"] == "finetune_ner" and "test/f1" in found.data.metrics
-    assert client.list_artifacts(record["run_id"], "reports")  # proxied by the server
+    assert found.data.tags["dvc.stage"] == "finetune_ner"
+    (evaluation,) = client.search_runs(
+        [found.info.experiment_id], f"tags.mlflow.parentRunId = '{record['run_id']}'"
+    )
+    assert "test/f1" in evaluation.data.metrics  # the evaluation's own run, nested
+    assert client.list_artifacts(evaluation.info.run_id, "reports")  # proxied by the server
     loaded = subprocess.run(["tmlops", "predict", "ner", "--model", "models:/ner@champion",
                              "Angela Merkel met Tim Cook in Paris."], cwd=project, env=env,
                             check=True, capture_output=True, text=True)  # fmt: skip
@@ -143,4 +147,4 @@ def test_a_stage_trains_against_the_server_registers_and_loads_back(server, tmp_
             ["psql", backend.replace("+psycopg2", ""), "-tAc", "select count(*) from runs"],
             tmp_path,
         ).stdout
-        assert int(tables.strip()) == 1
+        assert int(tables.strip()) == 2  # the training run and its evaluation

@@ -127,7 +127,8 @@ def closing_summary(reports_dir: str | Path = "reports") -> str:
         "Tables: docs/results.md; reports: reports/metrics (headline), reports/details, "
         "reports/errors, reports/behaviour",
         "Plots: dvc plots show  (dvc_plots/index.html, works offline)",
-        "Experiments: dvc exp show --only-changed;  registry: reports/registry.json",
+        "Experiments: dvc exp show --only-changed --drop '^(params\\.yaml|(data|models|reports)/[^:]*)$'",
+        "Registry: reports/registry.json; tmlops compare <task> (MLflow runs best first)",
         f"MLflow UI: {_ui_command(uri)}",
     ]
     return "\n".join(lines)

@@ -51,6 +51,9 @@ RUNS_DIR = Path("reports/runs")
 PIPELINE_WRITTEN = ("dvc.lock", "reports", "docs/results.md", "params.yaml")
 
 
+_MISSING = object()
+
+
 def _git(*args: str) -> str:
     return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout
 
@@ -81,9 +84,6 @@ def changed_params(section: str, params: dict[str, Any]) -> dict[str, Any]:
     before, now = flatten(committed.get(section) or {}), flatten(current.get(section) or {})
     used = flatten(params)
     return {k: v for k, v in now.items() if k in used and before.get(k, _MISSING) != v}
-
-
-_MISSING = object()
 
 
 def run_name(stage: str, section: str, params: dict[str, Any]) -> str:
@@ -174,10 +174,9 @@ def log_data_inputs(mlflow, data_task: str) -> dict[str, str]:
         name = f"{split}.jsonl"
         if name not in md5s:
             continue
-        with warnings.catch_warnings():  # the two candidates are one local-file class, for
-            warnings.filterwarnings(
-                "ignore", message="The specified dataset source can be"
-            )  # '' and file:
+        with warnings.catch_warnings():  # "can be interpreted in multiple ways": the two
+            # candidates are MLflow's one local-file source, registered for '' and 'file:'
+            warnings.filterwarnings("ignore", message="The specified dataset source can be")
             source = resolve_dataset_source((prepared_dir / name).resolve().as_uri())
         dataset = MetaDataset(source, name=f"{data_task}-{split}", digest=md5s[name][:32])
         mlflow.log_input(dataset, context=context)
