@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from transformer_mlops.config import QaConfig, QaInference
-from transformer_mlops.evaluation.scores import write_reports
+from transformer_mlops.evaluation.scores import percent, write_reports
 from transformer_mlops.features.squad_metric import best_over_golds, exact_match, token_f1
 from transformer_mlops.inference.qa import answer
 from transformer_mlops.io import read_jsonl, save_figure, write_json
@@ -16,10 +16,6 @@ from transformer_mlops.io import read_jsonl, save_figure, write_json
 # Context-length buckets, in words (upper bounds); the last one is open.
 LENGTH_BUCKETS = (50, 100, 150, 200, 300, 400, 600)
 MIN_QUESTIONS = 10
-
-
-def _r(value: float) -> float:
-    return round(float(value), 2)
 
 
 def scored(records: list[dict], predictions: list[dict]) -> list[dict]:
@@ -33,7 +29,7 @@ def scored(records: list[dict], predictions: list[dict]) -> list[dict]:
 
 
 def _mean(rows: list[dict], key: str) -> float:
-    return _r(100.0 * sum(r[key] for r in rows) / len(rows)) if rows else 0.0
+    return percent(sum(r[key] for r in rows) / len(rows)) if rows else 0.0
 
 
 def length_bucket(words: int) -> str:
@@ -78,7 +74,7 @@ def f1_by_context_length(records: list[dict], rows: list[dict]) -> list[dict]:
         {
             "context_words": name,
             "questions": len(buckets[name]),
-            "f1": _r(100.0 * sum(buckets[name]) / len(buckets[name])),
+            "f1": percent(sum(buckets[name]) / len(buckets[name])),
         }
         for name in order
         if name in buckets
@@ -95,7 +91,7 @@ def worst_errors(records: list[dict], rows: list[dict], limit: int) -> list[dict
             "gold": record["answers"]["text"],
             "predicted": row["answer"],
             "score": row["score"],
-            "f1": _r(100.0 * row["f1"]),
+            "f1": percent(row["f1"]),
             "context": record["context"],
         }
         for record, row in zip(records, rows, strict=True)

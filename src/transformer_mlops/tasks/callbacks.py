@@ -67,6 +67,13 @@ class Throughput(Callback):
         return self.tokens / max(self.seconds, 1e-9)
 
 
+def validation_scores(trainer) -> dict[str, float]:
+    """The `val/*` metrics the module logged at its last validation, sorted by name."""
+    return {
+        k: float(v) for k, v in sorted(trainer.callback_metrics.items()) if k.startswith("val/")
+    }
+
+
 class Curves(Callback):
     """Training curves for DVC plots: the training loss every `log_every_n_steps` steps, and the
     validation loss and scores (`val/*` metrics the module logged) after every validation."""
@@ -83,11 +90,9 @@ class Curves(Callback):
     def on_validation_end(self, trainer, module):  # after the module logged its epoch metrics
         if trainer.sanity_checking:
             return
-        row: dict = {"step": trainer.global_step}
-        for name, value in sorted(trainer.callback_metrics.items()):
-            if name.startswith("val/"):
-                row[name.replace("/", "_")] = round(float(value), 5)
-        self.val.append(row)
+        scores = validation_scores(trainer)
+        self.val.append({"step": trainer.global_step,
+                         **{k.replace("/", "_"): round(v, 5) for k, v in scores.items()}})  # fmt: skip
 
 
 def on_terminal() -> bool:
@@ -116,8 +121,7 @@ class ProgressLines(Callback):
     def on_validation_end(self, trainer, module):
         if trainer.sanity_checking or not trainer.is_global_zero:
             return
-        scores = ", ".join(f"{k} {float(v):.4g}" for k, v in sorted(trainer.callback_metrics.items())
-                           if k.startswith("val/"))  # fmt: skip
+        scores = ", ".join(f"{k} {v:.4g}" for k, v in validation_scores(trainer).items())
         log.info("step %d: validation %s", trainer.global_step, scores)
 
     @staticmethod

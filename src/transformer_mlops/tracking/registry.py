@@ -133,12 +133,10 @@ def model_description(name: str, history: list[dict[str, Any]], shown: int = 20)
     return "\n".join(lines)
 
 
-def version_card(task: str, run_id: str, metrics: dict[str, Any], test_md5: str,
+def version_card(client, task: str, run_id: str, metrics: dict[str, Any], test_md5: str,
                  settings: dict[str, Any], decision: str) -> str:  # fmt: skip
     """A registered version's description: a short model card (Markdown)."""
-    from mlflow import MlflowClient
-
-    tags = MlflowClient(tracking_uri=connect()).get_run(run_id).data.tags
+    tags = client.get_run(run_id).data.tags
     data = {k.removeprefix("data."): v for k, v in tags.items()
             if k.startswith("data.") and k != "data.test_md5"}  # fmt: skip
     scores = ", ".join(f"{k.removeprefix('test/')} {v:g}" for k, v in metrics.items()
@@ -284,7 +282,7 @@ def register(task: str, settings: InferenceSettings) -> dict[str, Any]:
         moves.append(move_alias(client, task, "champion", version.version, decision))
     client.set_model_version_tag(task, version.version, "gate", decision)
     client.update_model_version(task, version.version, description=version_card(
-        task, run_id, metrics, test_md5, settings.model_dump(), decision))  # fmt: skip
+        client, task, run_id, metrics, test_md5, settings.model_dump(), decision))  # fmt: skip
     log.info("registry %s: version %s, %s", task, version.version, decision)
     return {
         "version": str(version.version),

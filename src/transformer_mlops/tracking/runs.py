@@ -86,9 +86,9 @@ def changed_params(section: str, params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in now.items() if k in used and before.get(k, _MISSING) != v}
 
 
-def run_name(stage: str, section: str, params: dict[str, Any]) -> str:
+def run_name(stage: str, section: str, params: dict[str, Any], commit: str) -> str:
     """`<stage> <what differs>`: the DVC experiment's name in `dvc exp run`, else the params
-    changed since the last commit (`seq2seq.eval.beam_size=3`), else the short commit."""
+    changed since the last commit (`seq2seq.eval.beam_size=3`), else the short `commit`."""
     experiment = os.environ.get("DVC_EXP_NAME")
     if experiment:
         return f"{stage} {experiment}"
@@ -96,7 +96,6 @@ def run_name(stage: str, section: str, params: dict[str, Any]) -> str:
     if changed:
         text = ", ".join(f"{section}.{k}={v}" for k, v in sorted(changed.items()))
         return f"{stage} {text[:80]}{'...' if len(text) > 80 else ''}"
-    commit = git_state()["git.commit"]
     return f"{stage} @{commit[:7]}" if commit != "unknown" else stage
 
 
@@ -208,13 +207,13 @@ def stage_run(task: str, stage: str, params: dict[str, Any], data_task: str,
 
     uri = connect()
     experiment_id = _experiment(mlflow, task, uri)
-    used = used_params(params)
-    name = None if resume_run_id else run_name(stage, data_task, used)
+    used, git = used_params(params), git_state()
+    name = None if resume_run_id else run_name(stage, data_task, used, git["git.commit"])
     with mlflow.start_run(run_id=resume_run_id, experiment_id=None if resume_run_id else experiment_id,
                           run_name=name) as run:  # fmt: skip
         if resume_run_id is None:
             mlflow.log_params(_loggable(used))
-        tags = {"dvc.stage": stage, "task": task, **git_state(),
+        tags = {"dvc.stage": stage, "task": task, **git,
                 **log_data_inputs(mlflow, data_task)}  # fmt: skip
         mlflow.set_tags(tags)
         log.info("MLflow run %s (experiment %s) at %s: set up in %.1f s", run.info.run_id,
@@ -274,10 +273,12 @@ def log_evaluation(task: str, stage: str, params: dict[str, Any], metrics: dict[
     section = section or task
     uri = connect()
     parent = mlflow.MlflowClient(tracking_uri=uri).get_run(parent_id)
-    with mlflow.start_run(experiment_id=parent.info.experiment_id, run_name=run_name(stage, section, params),
+    git = git_state()
+    name = run_name(stage, section, params, git["git.commit"])
+    with mlflow.start_run(experiment_id=parent.info.experiment_id, run_name=name,
                           tags={"mlflow.parentRunId": parent_id}) as run:  # fmt: skip
         mlflow.log_params(_loggable(params))
-        mlflow.set_tags({"dvc.stage": stage, "task": task, "evaluates": parent_id, **git_state(),
+        mlflow.set_tags({"dvc.stage": stage, "task": task, "evaluates": parent_id, **git,
                          **{k: v for k, v in parent.data.tags.items() if k.startswith("data.")}})  # fmt: skip
         log_numeric_metrics(mlflow, metrics)
         for folder, paths in artifacts.items():

@@ -38,16 +38,16 @@ def test_files_the_pipeline_rewrites_do_not_make_the_code_dirty(repo):
 
 def test_run_names_say_the_stage_and_what_differs(repo, monkeypatch):
     commit = git_state()["git.commit"]
-    assert run_name("evaluate_scratch", "seq2seq", {"eval": {"beam_size": 1}}) == (
+    assert run_name("evaluate_scratch", "seq2seq", {"eval": {"beam_size": 1}}, commit) == (
         f"evaluate_scratch @{commit[:7]}"
     )
     (repo / "params.yaml").write_text(yaml.safe_dump({"seq2seq": {"eval": {"beam_size": 3}}}))
     used = {"eval": {"beam_size": 3, "max_decode_tokens": 64}}  # a default params.yaml leaves out
-    assert run_name("evaluate_scratch", "seq2seq", used) == (
+    assert run_name("evaluate_scratch", "seq2seq", used, commit) == (
         "evaluate_scratch seq2seq.eval.beam_size=3"
     )
     monkeypatch.setenv("DVC_EXP_NAME", "wider-beam")  # what `dvc exp run` sets
-    assert run_name("evaluate_scratch", "seq2seq", {"eval": {"beam_size": 3}}) == (
+    assert run_name("evaluate_scratch", "seq2seq", {"eval": {"beam_size": 3}}, commit) == (
         "evaluate_scratch wider-beam"
     )
 
