@@ -4,7 +4,10 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.setup-stamp
+# Optional extras on top of dev, e.g. `make setup EXTRAS=tensorflow` (qa.framework: tensorflow).
+EXTRAS ?=
+comma := ,
+STAMP := $(VENV)/.setup-stamp$(if $(EXTRAS),-$(subst $(comma),-,$(EXTRAS)))
 
 # Offline and quiet by default (the package sets the same defaults for direct use).
 export HF_HUB_OFFLINE ?= 1
@@ -38,7 +41,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "pip>=24"
 	$(BIN)/python -m pip install --quiet torch==2.13.0$(TORCH_INDEX)
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev$(if $(EXTRAS),$(comma)$(EXTRAS))]"
 	@touch $(STAMP)
 
 repro: setup

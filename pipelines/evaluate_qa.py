@@ -28,7 +28,9 @@ def main() -> None:
     write_json("reports/behaviour/qa.json", behaviour)
     for check in behaviour["checks"]:
         log.info("behaviour %s: pass rate %.2f", check["check"], check["pass_rate"])
-    log_evaluation("qa", "evaluate_qa", {**QaInference.of(cfg).model_dump(), "eval": cfg.eval.model_dump()},
+    log.info("the model was trained with %s", metrics["model/framework"])
+    log_evaluation("qa", "evaluate_qa", {**QaInference.of(cfg).model_dump(), "eval": cfg.eval.model_dump(),
+                                         "trained_with": metrics["model/framework"]},
                    {**metrics, "behaviour/overall_pass_rate": behaviour["overall_pass_rate"]},
                    {"reports": ["reports/errors/qa.json", "reports/behaviour/qa.json",
                                 "reports/validation/qa.json", "params.yaml"],

@@ -1,5 +1,6 @@
 """Shared fixtures: the repo root, the shared real datasets (skip when absent), and the one way
-tests shrink params: the CI profile (.ci/params-ci.yaml), which tests then adjust per scenario."""
+tests shrink params: the tiny profile (tests/params-tiny.yaml), which tests then adjust per
+scenario."""
 
 from __future__ import annotations
 
@@ -11,22 +12,22 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
-CI_PROFILE = ROOT / ".ci" / "params-ci.yaml"
+TINY_PROFILE = ROOT / "tests" / "params-tiny.yaml"
 
 
-def ci_profile(raw: dict) -> None:
-    """Shrink a params mapping in place with the CI profile: every task tiny, fp32."""
+def tiny_profile(raw: dict) -> None:
+    """Shrink a params mapping in place with the tiny profile: every task tiny, fp32."""
     from transformer_mlops.profiles import merge
 
-    merged = merge(copy.deepcopy(raw), yaml.safe_load(CI_PROFILE.read_text()))
+    merged = merge(copy.deepcopy(raw), yaml.safe_load(TINY_PROFILE.read_text()))
     raw.clear()
     raw.update(merged)
 
 
-def ci_params(raw: dict) -> dict:
-    """A CI-profile copy of a params mapping (the original is left as it is)."""
+def tiny_params(raw: dict) -> dict:
+    """A tiny-profile copy of a params mapping (the original is left as it is)."""
     shrunk = copy.deepcopy(raw)
-    ci_profile(shrunk)
+    tiny_profile(shrunk)
     return shrunk
 
 
@@ -60,6 +61,6 @@ def default_params_raw() -> dict:
 
 
 @pytest.fixture
-def ci_params_raw(default_params_raw) -> dict:
+def tiny_params_raw(default_params_raw) -> dict:
     """params.yaml shrunk by the CI profile (a fresh copy per test)."""
-    return ci_params(default_params_raw)
+    return tiny_params(default_params_raw)

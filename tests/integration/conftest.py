@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ci_profile
+from tests.conftest import tiny_profile
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent  # the venv running the tests: dvc, python, tmlops
@@ -87,7 +87,7 @@ def project(tmp_path) -> Path:
 def tiny_full_project(tmp_path_factory):
     """One tiny `dvc repro` of the whole pipeline, shared by the modules that inspect it."""
     project = copy_project(tmp_path_factory.mktemp("full") / "project")
-    edit_params(project, ci_profile)
+    edit_params(project, tiny_profile)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "tiny"], project)
     # no terminal here: training reports progress as log lines (every step with this setting)
     repro = run(["dvc", "repro"], project, env={"TMLOPS_PROGRESS_SECONDS": "0.001"})

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ci_params, write_synthetic
+from tests.conftest import tiny_params, write_synthetic
 from tests.integration.conftest import project_env, run, tiny_trained
 from tests.integration.test_mlflow_server import free_port, wait_healthy
 
@@ -66,7 +66,7 @@ def test_train_and_register_with_credentials_in_the_uri(auth_server, tmp_path, d
     project.mkdir()
     host = base.removeprefix("http://")
     env = {"MLFLOW_TRACKING_URI": f"http://alice:{PASSWORD}@{host}"}
-    (project / "params.yaml").write_text(yaml.safe_dump(ci_params(default_params_raw)))
+    (project / "params.yaml").write_text(yaml.safe_dump(tiny_params(default_params_raw)))
     write_synthetic("seq2seq", project / "data/prepared/seq2seq", train=200, validation=40, test=40)
     tiny_trained(project, ("ner", "qa"), env=env)  # their runs opened with the credentials
     outputs = [run([sys.executable, "pipelines/train_scratch.py"], project, env=env)]  # trains

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ci_profile
+from tests.conftest import tiny_profile
 from tests.integration.conftest import copy_project, edit_params, run
 
 pytestmark = [pytest.mark.integration]
@@ -355,7 +355,7 @@ def project(tiny_full_project):
 def data_project(tmp_path_factory):
     """A project whose data stages ran; its reports/ are the committed ones."""
     project = copy_project(tmp_path_factory.mktemp("data") / "project")
-    edit_params(project, ci_profile)
+    edit_params(project, tiny_profile)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "tiny"], project)
     run(["dvc", "repro", *DATA_STAGES], project)
     return _back_up(project)

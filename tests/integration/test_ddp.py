@@ -50,13 +50,13 @@ def test_a_ddp_run_killed_mid_epoch_resumes_to_the_uninterrupted_weights(tmp_pat
 def test_the_training_stage_under_ddp_makes_one_mlflow_run_from_rank_zero(tmp_path):
     from mlflow import MlflowClient
 
-    from tests.conftest import ci_profile
+    from tests.conftest import tiny_profile
     from tests.integration.conftest import copy_project, edit_params
 
     project = copy_project(tmp_path / "project")
 
     def ddp_scratch(raw):
-        ci_profile(raw)
+        tiny_profile(raw)
         raw["seq2seq"]["train"].update(val_decode_limit=20)
         raw["seq2seq"]["train"]["trainer"].update(devices=2, strategy="ddp")
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import ci_profile
+from tests.conftest import tiny_profile
 from tests.integration.conftest import edit_params, run
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -15,7 +15,7 @@ DATA_STAGES = ["prepare@seq2seq", "prepare@ner", "prepare@qa"]
 
 
 def test_repro_prepares_validates_and_is_then_a_no_op(project):
-    edit_params(project, ci_profile)
+    edit_params(project, tiny_profile)
     run(["dvc", "repro", *DATA_STAGES], project)
     for task in ("seq2seq", "ner", "qa"):
         for split in ("train", "validation", "test"):
@@ -33,7 +33,7 @@ def test_repro_prepares_validates_and_is_then_a_no_op(project):
 
 
 def test_one_task_knob_reruns_only_that_task_via_dvc_exp_run(project):
-    edit_params(project, ci_profile)
+    edit_params(project, tiny_profile)
     run(["dvc", "repro", *DATA_STAGES], project)
     run(["git", "add", "-A"], project)
     run(
@@ -53,7 +53,7 @@ def test_bad_data_stops_the_pipeline_with_a_readable_report(project):
     bad.write_text("Paris B-CITY\nis O\nnice O\n\nBerlin B-LOC\nwins I-ORG\n\n" * 30)
 
     def use_bad_file(raw):
-        ci_profile(raw)
+        tiny_profile(raw)
         raw["ner"]["data"].update(source="files")
         raw["ner"]["data"]["files"].update(
             train="bad.conll", validation="bad.conll", test="bad.conll"
@@ -82,7 +82,7 @@ def test_failed_validation_keeps_training_from_running(project):
     )  # empty targets
 
     def bad_pairs(raw):
-        ci_profile(raw)
+        tiny_profile(raw)
         raw["seq2seq"]["data"].update(source="files")
         raw["seq2seq"]["data"]["files"]["train"] = "pairs.tsv"
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.conftest import ci_profile
+from tests.conftest import tiny_profile
 from tests.integration.conftest import copy_project, edit_params, project_env, run
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -21,7 +21,7 @@ UP_TO_DATE = "Data and pipelines are up to date."
 
 def slower_scratch(raw: dict) -> None:
     """Tiny, but long enough (240 steps) to be killed mid-training, with frequent checkpoints."""
-    ci_profile(raw)
+    tiny_profile(raw)
     raw["seq2seq"]["train"].update(batch_size=10)
     raw["seq2seq"]["train"]["trainer"].update(max_epochs=12, checkpoint_every_n_steps=5)
 

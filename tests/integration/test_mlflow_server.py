@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ci_profile
+from tests.conftest import tiny_profile
 from tests.integration.conftest import copy_project, edit_params, project_env, run
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -111,7 +111,7 @@ def test_a_stage_trains_against_the_server_registers_and_loads_back(server, tmp_
     uri, backend = server
     project = copy_project(tmp_path / "project")
 
-    edit_params(project, ci_profile)
+    edit_params(project, tiny_profile)
     env = {**project_env(), "MLFLOW_TRACKING_URI": uri}
     subprocess.run(["dvc", "repro", "evaluate_ner"], cwd=project, env=env, check=True,
                    capture_output=True, text=True)  # fmt: skip

@@ -3,9 +3,10 @@ fresh copy of the project, with the workflow's and each step's environment varia
 as this test sets them). GitHub Actions cannot run on this machine; this exercises the workflow
 itself, not only its syntax (actionlint checks that).
 
-The same run proves determinism: this from-scratch `dvc repro` on the CI profile must give
-byte-identical metrics files and model weights to the other from-scratch run of this session
-(the shared tiny project) and exactly the committed .ci/expected-metrics.
+The workflow's profile (.ci/params-ci.yaml) trains every task to meaningful quality, and its
+metrics must match the committed .ci/expected-metrics within the workflow's tolerance. A second
+test proves determinism on the tests' tiny profile: two from-scratch runs, byte-identical
+metrics files and model weights.
 """
 
 from __future__ import annotations
@@ -21,7 +22,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integration.conftest import ROOT, copy_project, output_hashes, project_env
+from tests.conftest import tiny_profile
+from tests.integration.conftest import (
+    ROOT,
+    copy_project,
+    edit_params,
+    output_hashes,
+    project_env,
+    run,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -53,8 +62,8 @@ def step_env(step: dict, secrets: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def test_the_repro_workflow_steps_pass_in_a_fresh_clone_and_reproduce_exactly(
-    tiny_full_project, tmp_path
+def test_the_repro_workflow_steps_pass_in_a_fresh_clone_and_reproduce_the_committed_metrics(
+    tmp_path,
 ):
     workflow = yaml.safe_load(WORKFLOW.read_text())
     triggers = workflow[True]  # YAML 1.1 reads the key `on` as True
@@ -82,11 +91,20 @@ def test_the_repro_workflow_steps_pass_in_a_fresh_clone_and_reproduce_exactly(
     assert "| ner.json | test/f1 |" in summary.read_text() and "DRIFT" not in summary.read_text()
     # `dvc push` filled the remote of the secret DVC_REMOTE_URL, not the committed default
     assert any((tmp_path / "ci-remote").rglob("*")) and not (clone / "dvc-remote").exists()
-    # Determinism: two from-scratch runs, byte-identical metrics and weights...
+    # The CI profile trains to meaningful quality (the point of comparing with committed metrics)
+    metrics = {name: json.loads((clone / "reports/metrics" / f"{name}.json").read_text())
+               for name in ("scratch", "ner", "qa")}  # fmt: skip
+    assert metrics["scratch"]["test/exact_match"] >= 50, metrics["scratch"]
+    assert metrics["ner"]["test/f1"] >= 50, metrics["ner"]
+    assert metrics["qa"]["test/f1"] >= 50, metrics["qa"]
+
+
+def test_two_from_scratch_runs_give_byte_identical_metrics_and_weights(tiny_full_project, tmp_path):
+    """Same commit, same machine: the shared tiny project's first `dvc repro` and this one, in
+    another fresh copy, train and evaluate to the same bytes (what .ci/expected-metrics relies on)."""
+    project = copy_project(tmp_path / "again")
+    edit_params(project, tiny_profile)
+    run(["dvc", "repro", "evaluate_scratch", "evaluate_ner", "evaluate_qa"], project)
     reference = json.loads((tiny_full_project.parent / "reference-hashes.json").read_text())
-    assert output_hashes(clone) == reference
     assert len(reference) == 3 + 3  # three metrics files, three weight files
-    # ...and exactly the metrics committed for the CI profile.
-    for name in ("scratch", "ner", "qa"):
-        expected = json.loads((ROOT / ".ci/expected-metrics" / f"{name}.json").read_text())
-        assert json.loads((clone / "reports/metrics" / f"{name}.json").read_text()) == expected
+    assert output_hashes(project) == reference

@@ -20,12 +20,14 @@ def test_merge_overrides_nested_keys_and_rejects_typos():
         merge(base, {"ner": {"train": {"batchsize": 8}}})
 
 
-def test_the_ci_profile_applies_to_the_default_params(root, tmp_path):
+@pytest.mark.parametrize("profile", [".ci/params-ci.yaml", "tests/params-tiny.yaml"])
+def test_the_profiles_apply_to_the_default_params(root, tmp_path, profile):
     params = tmp_path / "params.yaml"
     params.write_text((root / "params.yaml").read_text())
-    merged = apply_profile(root / ".ci/params-ci.yaml", params)
+    merged = apply_profile(root / profile, params)
     assert merged["qa"]["max_length"] == 160
-    assert merged["ner"]["train"]["trainer"]["precision"] == "32-true"
+    for task in ("seq2seq", "ner", "qa"):  # fp32: a CPU with fast bf16 computes the same
+        assert merged[task]["train"]["trainer"]["precision"] == "32-true"
     assert yaml.safe_load(params.read_text()) == merged
     bad = tmp_path / "bad.yaml"
     bad.write_text("qa: {doc_stride: 500}\n")  # valid key, invalid value: params stay as they were

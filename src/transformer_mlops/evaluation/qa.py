@@ -129,6 +129,13 @@ def plot_f1_by_length(table: list[dict], path: str | Path) -> None:
     plt.close(fig)
 
 
+def trained_with(model) -> str:
+    """The framework that trained a saved QA model: `qa.framework: tensorflow` notes itself in
+    the config (tasks/qa_keras.py); every other model was trained in PyTorch."""
+    note = getattr(model.config, "transformer_mlops", None) or {}
+    return note.get("framework", "pytorch")
+
+
 def evaluate(model, tokenizer, prepared_dir: str | Path, cfg: QaConfig, metrics_path: str | Path,
              details_path: str | Path, errors_path: str | Path, table_path: str | Path,
              plot_path: str | Path) -> dict:  # fmt: skip
@@ -140,7 +147,9 @@ def evaluate(model, tokenizer, prepared_dir: str | Path, cfg: QaConfig, metrics_
                          [r["context"] for r in records], QaInference.of(cfg), cfg.eval.batch_size,
                          names=[f"{test}:{line} (id {r['id']})" for line, r in enumerate(records, 1)])  # fmt: skip
     rows = scored(records, predictions)
-    metrics = write_reports(*qa_metrics(records, rows), metrics_path, details_path)
+    headline, detail = qa_metrics(records, rows)
+    detail["model/framework"] = trained_with(model)
+    metrics = write_reports(headline, detail, metrics_path, details_path)
     table = f1_by_context_length(records, rows)
     write_json(errors_path, worst_errors(records, rows, cfg.eval.worst_errors))
     write_json(table_path, [row for row in table if row["questions"] >= MIN_QUESTIONS])

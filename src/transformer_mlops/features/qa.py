@@ -8,15 +8,19 @@ tokens, so a span chosen in any window maps back to the ORIGINAL context text.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from transformer_mlops.errors import DataError
 from transformer_mlops.features.batching import IGNORE, pad  # IGNORE: outside the context
+
+log = logging.getLogger(__name__)
 
 CLS_INDEX = 0  # windows without the answer point start and end here (SQuAD v1.1 convention)
 
@@ -160,6 +164,31 @@ def encode(tokenizer, questions: list[str], contexts: list[str], answers: list[d
         if evidence is not None and evidence[example] is not None:
             feature.evidence_labels = evidence_labels(offsets, evidence[example])
         features.append(feature)
+    return features
+
+
+def encode_records(tokenizer, records: list[dict], settings: Any, source: str | Path,
+                   with_evidence: bool = False) -> list[QaFeature]:  # fmt: skip
+    """`encode` of prepared QA rows (a split's JSON lines, read from `source`), windowed by the
+    task's `max_length`, `doc_stride` and `max_windows` settings; errors name `source:line`.
+    `with_evidence`: training windows also get the rows' evidence labels."""
+    evidence = [r.get("evidence") for r in records] if with_evidence else None
+    if evidence is not None:
+        log.info("%s: %d of %d questions have evidence spans", Path(source).stem,
+                 sum(e is not None for e in evidence), len(records))  # fmt: skip
+    features = encode(
+        tokenizer,
+        [r["question"] for r in records],
+        [r["context"] for r in records],
+        [r["answers"] for r in records],
+        settings.max_length,
+        settings.doc_stride,
+        evidence,
+        max_windows=settings.max_windows,
+        names=[f"{source}:{line} (id {r['id']})" for line, r in enumerate(records, start=1)],
+    )
+    log.info("%s: %d questions -> %d windows (max_length %d, doc_stride %d)", Path(source).stem,
+             len(records), len(features), settings.max_length, settings.doc_stride)  # fmt: skip
     return features
 
 

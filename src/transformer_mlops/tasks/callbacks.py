@@ -4,7 +4,6 @@ validation bookkeeping, training curves and throughput."""
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from pathlib import Path
 
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
+from transformer_mlops.tasks.progress import progress_every, progress_line
 from transformer_mlops.tasks.resume import ResumeCheckpoint, StepSeeds
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ class ProgressLines(Callback):
     `TMLOPS_PROGRESS_SECONDS`), and one after each validation with its scores."""
 
     def __init__(self, every_seconds: float | None = None):
-        self.every = every_seconds or float(os.environ.get("TMLOPS_PROGRESS_SECONDS", "30"))
+        self.every = every_seconds or progress_every()
         self._start = self._last = 0.0
 
     def on_train_start(self, trainer, module):
@@ -127,17 +127,6 @@ class ProgressLines(Callback):
     @staticmethod
     def line(trainer, elapsed: float) -> str:
         """'step 120/940 (13%), epoch 1, train/loss 1.234, 4.2 steps/s, about 3m15s left'."""
-        step, total = trainer.global_step, trainer.estimated_stepping_batches
-        rate = step / elapsed if elapsed > 0 else 0.0
-        parts = [f"step {step}"]
-        if total not in (None, float("inf")):
-            parts = [f"step {step}/{int(total)} ({100 * step / max(int(total), 1):.0f}%)"]
-        parts.append(f"epoch {trainer.current_epoch}")
         loss = trainer.callback_metrics.get("train/loss")
-        if loss is not None:
-            parts.append(f"train/loss {float(loss):.4g}")
-        parts.append(f"{rate:.2f} steps/s")
-        if rate > 0 and total not in (None, float("inf")):
-            left = max(int(total) - step, 0) / rate
-            parts.append(f"about {int(left // 60)}m{int(left % 60):02d}s left")
-        return ", ".join(parts)
+        return progress_line(trainer.global_step, trainer.estimated_stepping_batches,
+                             trainer.current_epoch, None if loss is None else float(loss), elapsed)  # fmt: skip

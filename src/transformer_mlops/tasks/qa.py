@@ -25,7 +25,7 @@ from transformer_mlops.features.qa import (
     QaFeature,
     best_span,
     collate,
-    encode,
+    encode_records,
     model_inputs,
     pick_answers,
 )
@@ -72,29 +72,12 @@ class QaDataModule(ResumableBatches, L.LightningDataModule):
         for split in ("train", "validation"):
             if split in self.features:
                 continue
-            records = self.records[split] = read_jsonl(self.prepared_dir / f"{split}.jsonl")
-            evidence = None  # only training learns from evidence spans
-            if split == "train" and self.cfg.train.evidence.weight > 0:
-                evidence = [r.get("evidence") for r in records]
-                log.info("train: %d of %d questions have evidence spans",
-                         sum(e is not None for e in evidence), len(records))  # fmt: skip
-            self.features[split] = encode(
-                self.tokenizer,
-                [r["question"] for r in records],
-                [r["context"] for r in records],
-                [r["answers"] for r in records],
-                self.cfg.max_length,
-                self.cfg.doc_stride,
-                evidence,
-                max_windows=self.cfg.max_windows,
-                names=[
-                    f"{self.prepared_dir / split}.jsonl:{line} (id {r['id']})"
-                    for line, r in enumerate(records, start=1)
-                ],
-            )
-            log.info("%s: %d questions -> %d windows (max_length %d, doc_stride %d)", split,
-                     len(records), len(self.features[split]), self.cfg.max_length,
-                     self.cfg.doc_stride)  # fmt: skip
+            source = self.prepared_dir / f"{split}.jsonl"
+            records = self.records[split] = read_jsonl(source)
+            self.features[split] = encode_records(
+                self.tokenizer, records, self.cfg, source,
+                with_evidence=split == "train" and self.cfg.train.evidence.weight > 0,
+            )  # fmt: skip
 
     def _loader(self, split: str, shuffle: bool, batch_size: int):
         features, pad_id = self.features[split], self.tokenizer.pad_token_id

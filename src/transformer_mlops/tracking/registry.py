@@ -23,11 +23,15 @@ not make the `register` stage's output look changed to DVC.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import getpass
 import json
 import logging
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +172,20 @@ def model_code_path(task: str) -> Path:
     return Path(model_code.__file__).with_name(f"{task}.py")
 
 
+@contextlib.contextmanager
+def registered_files(model_dir: str) -> Iterator[str]:
+    """The model folder as registered: the Hugging Face files only. A TF SavedModel beside them
+    (`saved_model/`, from qa.framework: tensorflow) is a graph that runs when loaded, which the
+    verified loader refuses; it stays in the DVC-tracked models/ folder."""
+    if not (Path(model_dir) / "saved_model").is_dir():
+        yield model_dir
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / Path(model_dir).name
+        shutil.copytree(model_dir, copy, ignore=shutil.ignore_patterns("saved_model"))
+        yield str(copy)
+
+
 def log_and_register(task: str, run_id: str, model_dir: str, model_config: dict[str, Any]):
     """Log the task's model into its run and register it; returns the new model version.
     `model_config` is the task's inference settings (`InferenceSettings.model_dump()`).
@@ -193,15 +211,16 @@ def log_and_register(task: str, run_id: str, model_dir: str, model_config: dict[
                 task="token-classification", name="transformers",
                 model_card=card, pip_requirements=requirements,
             )  # fmt: skip
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(model_code_path(task)),
-            artifacts={"model": model_dir},
-            model_config=model_config,
-            input_example=INPUT_EXAMPLES[task],
-            pip_requirements=requirements,
-            registered_model_name=task,
-        )
+        with registered_files(model_dir) as folder:
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(model_code_path(task)),
+                artifacts={"model": folder},
+                model_config=model_config,
+                input_example=INPUT_EXAMPLES[task],
+                pip_requirements=requirements,
+                registered_model_name=task,
+            )
     client = _client()
     return client.get_model_version(task, str(info.registered_model_version))
 

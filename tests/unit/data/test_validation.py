@@ -21,8 +21,8 @@ def clean():
 
 
 @pytest.fixture
-def cfg(ci_params_raw):
-    return lambda task: parse_params(ci_params_raw).task(task).data
+def cfg(tiny_params_raw):
+    return lambda task: parse_params(tiny_params_raw).task(task).data
 
 
 def _set(record: dict, field: str, value) -> None:

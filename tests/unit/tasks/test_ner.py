@@ -7,7 +7,7 @@ import json
 import pytest
 from transformers import pipeline
 
-from tests.conftest import ci_params, write_synthetic
+from tests.conftest import tiny_params, write_synthetic
 from transformer_mlops.config import NerInference, parse_params
 from transformer_mlops.tasks.ner import train
 
@@ -16,7 +16,7 @@ from transformer_mlops.tasks.ner import train
 def trained(tmp_path_factory, default_params_raw):
     root = tmp_path_factory.mktemp("ner")
     write_synthetic("ner", root / "prepared", train=96, validation=32, test=16)
-    raw = ci_params(default_params_raw)
+    raw = tiny_params(default_params_raw)
     raw["ner"]["train"] = {"batch_size": 16, "eval_batch_size": 32,
                            "optimizer": {"lr": 1e-4, "warmup_steps": 2, "schedule": "linear"},
                            "trainer": {"max_epochs": 1, "precision": "32-true", "log_every_n_steps": 2}}  # fmt: skip

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from tests.conftest import ci_params, write_synthetic
+from tests.conftest import tiny_params, write_synthetic
 from transformer_mlops.config import QaInference, parse_params
 from transformer_mlops.errors import ConfigError
 from transformer_mlops.tasks.qa import train
@@ -15,7 +15,7 @@ from transformer_mlops.tasks.qa import train
 
 @pytest.fixture(scope="module")
 def qa_cfg(default_params_raw):
-    raw = ci_params(default_params_raw)
+    raw = tiny_params(default_params_raw)
     raw["qa"].update(max_length=128, doc_stride=32)
     raw["qa"]["train"] = {"batch_size": 16, "eval_batch_size": 32, "freeze_word_embeddings": True,
                           "freeze_layers": 1, "evidence": {"weight": 1.0, "layer": -2},

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import ci_params, write_synthetic
+from tests.conftest import tiny_params, write_synthetic
 from transformer_mlops.config import parse_params
 from transformer_mlops.evaluation.seq2seq import evaluate
 from transformer_mlops.inference.scratch import load_scratch_model, translate
@@ -17,7 +17,7 @@ from transformer_mlops.tasks.seq2seq import train
 def trained(tmp_path_factory, default_params_raw):
     root = tmp_path_factory.mktemp("scratch")
     write_synthetic("seq2seq", root / "prepared", train=256, validation=64, test=32)
-    raw = ci_params(default_params_raw)
+    raw = tiny_params(default_params_raw)
     raw["seq2seq"]["train"].update(batch_size=32, val_decode_limit=32)
     raw["seq2seq"]["train"]["trainer"].update(max_epochs=2, log_every_n_steps=2)
     raw["seq2seq"]["eval"].update(beam_size=2)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.conftest import ci_params, write_synthetic
+from tests.conftest import tiny_params, write_synthetic
 from tests.integration.crash_callback import Crash
 from transformer_mlops.config import parse_params
 from transformer_mlops.errors import UserError
@@ -18,7 +18,7 @@ from transformer_mlops.tracking.stage import ResumePoint, fingerprint
 def setup(tmp_path_factory, default_params_raw):
     root = tmp_path_factory.mktemp("resume")
     write_synthetic("seq2seq", root / "prepared", train=256, validation=64, test=32)
-    raw = ci_params(default_params_raw)
+    raw = tiny_params(default_params_raw)
     raw["seq2seq"]["model"].update(dropout=0.2)
     raw["seq2seq"]["train"].update(batch_size=32, val_decode_limit=32)
     raw["seq2seq"]["train"]["trainer"].update(max_epochs=2, checkpoint_every_n_steps=3)

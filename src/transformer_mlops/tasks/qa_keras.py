@@ -1,0 +1,500 @@
+"""Extractive-QA fine-tuning in Keras 3 (TensorFlow backend): `qa.framework: tensorflow`.
+
+The same job as `tasks/qa.py`, on the same prepared windows (features/qa.py), with `model.fit`:
+length-bucketed batches in the same order (`LengthBucketBatchSampler`, padded to a multiple of
+8), AdamW with the same warmup/decay table and decay groups, global-norm clipping, seeds and
+deterministic ops, validation SQuAD F1 after every epoch for the best weights and early
+stopping, the evidence head, and `last.ckpt` every `checkpoint_every_n_steps` steps so a killed
+stage resumes mid-epoch to the same result. The best weights are written back as a Hugging Face
+`BertForQuestionAnswering` folder (the format of record: evaluation, the registry, `predict`
+and ONNX export read it unchanged) plus a TF SavedModel in its `saved_model/` folder.
+
+Settings that do not apply here, and why: `devices`/`strategy`/`num_nodes` (one CPU process:
+the `tensorflow-cpu` wheel; DDP is the PyTorch path's), `fast_dropout` (a torch kernel).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from transformer_mlops.config import QaConfig
+from transformer_mlops.errors import ConfigError
+from transformer_mlops.features.batching import IGNORE, LengthBucketBatchSampler
+from transformer_mlops.features.qa import (
+    QaFeature,
+    best_span,
+    collate,
+    encode_records,
+    pick_answers,
+)
+from transformer_mlops.features.squad_metric import squad_scores
+from transformer_mlops.io import atomic_dir, read_jsonl, writing
+from transformer_mlops.models import keras_bert
+from transformer_mlops.tasks.hardware import resolve_precision
+from transformer_mlops.tasks.optim import lr_lambda
+from transformer_mlops.tasks.pretrained import resolve_pretrained
+from transformer_mlops.tasks.progress import progress_every, progress_line
+from transformer_mlops.tasks.resume import LAST
+
+keras = keras_bert.keras
+log = logging.getLogger(__name__)
+
+
+def check_settings(cfg: QaConfig) -> None:
+    """Refuse the trainer settings the Keras path cannot honour, naming the params key."""
+    trainer = cfg.train.trainer
+    if trainer.accelerator not in ("auto", "cpu"):
+        raise ConfigError(f"qa.train.trainer.accelerator = {trainer.accelerator}: qa.framework = "
+                          "tensorflow trains on the CPU (the tensorflow-cpu wheel); use cpu or auto")  # fmt: skip
+    if (
+        str(trainer.devices) not in ("1", "auto")
+        or trainer.num_nodes != 1
+        or trainer.strategy != "auto"
+    ):
+        raise ConfigError("qa.train.trainer.devices/num_nodes/strategy: qa.framework = tensorflow "
+                          "trains in one process; multi-device training is the pytorch path's (DDP)")  # fmt: skip
+    if trainer.max_epochs == -1 and trainer.max_steps == -1:
+        raise ConfigError(
+            "qa.train.trainer.max_epochs = -1: qa.framework = tensorflow needs "
+            "max_epochs or max_steps (its LR schedule is a table of known length)"
+        )
+    if trainer.precision not in ("auto", "32-true", "32", "bf16-mixed", "bf16"):
+        raise ConfigError(f"qa.train.trainer.precision = {trainer.precision}: qa.framework = "
+                          "tensorflow supports auto, 32-true and bf16-mixed")  # fmt: skip
+
+
+# ------------------------------------------------------------------------------ data
+
+
+def batches(
+    features: list[QaFeature], pad_id: int, sampler: LengthBucketBatchSampler, tokens: list[int]
+):
+    """(inputs, labels) numpy batches in the sampler's order for its current epoch; the real
+    (not padding) tokens of each batch are appended to `tokens`, for the throughput."""
+    for indices in sampler:
+        batch = {k: v.numpy() for k, v in collate([features[i] for i in indices], pad_id).items()}
+        tokens.append(int(batch["attention_mask"].sum()))
+        if "evidence_labels" not in batch:  # one signature for every batch
+            batch["evidence_labels"] = np.full_like(batch["input_ids"], IGNORE)
+        if "token_type_ids" not in batch:
+            batch["token_type_ids"] = np.zeros_like(batch["input_ids"])
+        inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+        labels = {k: batch[k] for k in ("start_positions", "end_positions", "evidence_labels")}
+        yield inputs, labels
+
+
+def dataset(
+    features: list[QaFeature],
+    pad_id: int,
+    sampler: LengthBucketBatchSampler,
+    state: dict,
+    tokens: list[int],
+):
+    """A tf.data stream of training batches, epoch after epoch in the sampler's order, from
+    where `state` says training is (epoch, batches done in it: a resume starts mid-epoch).
+    `fit` is given `steps_per_epoch`: with a dataset of unknown length Keras 3.15 counts one
+    optimizer iteration too many at every epoch end, which would shift the LR schedule."""
+    import tensorflow as tf
+
+    def stream():
+        epoch, skip = state["epoch"], state["batches_done"]
+        while True:
+            sampler.set_epoch(epoch)
+            sampler.skip_once = skip
+            yield from batches(features, pad_id, sampler, tokens)
+            epoch, skip = epoch + 1, 0
+
+    matrix = tf.TensorSpec((None, None), tf.int64)
+    vector = tf.TensorSpec((None,), tf.int64)
+    signature = (
+        {"input_ids": matrix, "attention_mask": matrix, "token_type_ids": matrix},
+        {"start_positions": vector, "end_positions": vector, "evidence_labels": matrix},
+    )
+    return tf.data.Dataset.from_generator(stream, output_signature=signature)
+
+
+# ------------------------------------------------------------------------------ model
+
+
+class SpanModel(keras_bert.BertForQa):
+    """`BertForQa` whose loss is HF's span loss (mean of start and end cross-entropy) plus the
+    weighted evidence loss, as in `tasks/qa.py`."""
+
+    evidence_weight = 0.0
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        ops = keras.ops
+        span = 0.5 * (
+            ops.mean(keras.losses.sparse_categorical_crossentropy(
+                y["start_positions"], y_pred["start_logits"], from_logits=True))
+            + ops.mean(keras.losses.sparse_categorical_crossentropy(
+                y["end_positions"], y_pred["end_logits"], from_logits=True))
+        )  # fmt: skip
+        if "evidence_logits" not in y_pred:
+            return span
+        labels = y["evidence_labels"]
+        known = ops.cast(ops.not_equal(labels, IGNORE), "float32")
+        per_token = keras.losses.binary_crossentropy(
+            ops.cast(ops.maximum(labels, 0), "float32")[..., None],
+            y_pred["evidence_logits"][..., None], from_logits=True,
+        )  # fmt: skip
+        evidence = ops.sum(per_token * known) / ops.maximum(ops.sum(known), 1.0)
+        return span + self.evidence_weight * evidence
+
+
+class Schedule(keras.optimizers.schedules.LearningRateSchedule):
+    """The PyTorch path's warmup + decay (`tasks/optim.py: lr_lambda`) as a per-step table."""
+
+    def __init__(self, peak: float, factors: list[float]):
+        self.peak, self.factors = peak, factors
+        self.table = keras.ops.convert_to_tensor(np.array(factors, dtype="float32") * peak)
+
+    def __call__(self, step):
+        index = keras.ops.minimum(keras.ops.cast(step, "int32"), len(self.factors) - 1)
+        return keras.ops.take(self.table, index)
+
+    def get_config(self) -> dict:
+        return {"peak": self.peak, "factors": self.factors}
+
+
+def optimizer_for(model: SpanModel, cfg: QaConfig, total_steps: int):
+    """AdamW: torch's defaults (eps 1e-8), no decay on biases, norms and embeddings, global
+    norm clipping at `gradient_clip_val`, gradient accumulation as configured."""
+    opt, trainer = cfg.train.optimizer, cfg.train.trainer
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=Schedule(opt.lr, [lr_lambda(opt, total_steps)(s) for s in range(total_steps + 1)]),
+        weight_decay=opt.weight_decay, beta_1=opt.betas[0], beta_2=opt.betas[1], epsilon=1e-8,
+        global_clipnorm=trainer.gradient_clip_val or None,
+        gradient_accumulation_steps=trainer.accumulate_grad_batches if trainer.accumulate_grad_batches > 1 else None,
+    )  # fmt: skip
+    no_decay = [v for v in model.trainable_variables
+                if len(v.shape) < 2 or "norm" in v.path.lower() or "embed" in v.path.lower()]  # fmt: skip
+    optimizer.exclude_from_weight_decay(var_list=no_decay)
+    return optimizer
+
+
+# ------------------------------------------------------------------------------ callbacks
+
+
+class Validation(keras.callbacks.Callback):
+    """After every epoch: SQuAD F1/EM of whole questions over all their windows, the best
+    weights kept, early stopping after `patience` epochs without improvement."""
+
+    def __init__(self, features, records, pad_id: int, cfg: QaConfig, state: dict):
+        super().__init__()
+        self.features, self.records, self.pad_id, self.cfg, self.state = (
+            features,
+            records,
+            pad_id,
+            cfg,
+            state,
+        )
+        self.sampler = LengthBucketBatchSampler([len(f.input_ids) for f in features],
+                                                cfg.train.eval_batch_size, shuffle=False)  # fmt: skip
+
+    def scores(self) -> dict[str, float]:
+        candidates, losses, cfg = [], [], self.cfg
+        for indices in self.sampler:
+            batch = collate([self.features[i] for i in indices], self.pad_id)
+            inputs = {k: batch[k].numpy() for k in ("input_ids", "attention_mask", "token_type_ids")
+                      if k in batch}  # fmt: skip
+            out = self.model(inputs, training=False)
+            start = torch.from_numpy(np.array(out["start_logits"]))
+            end = torch.from_numpy(np.array(out["end_logits"]))
+            losses.append(float(0.5 * (torch.nn.functional.cross_entropy(start, batch["start_positions"])
+                                       + torch.nn.functional.cross_entropy(end, batch["end_positions"]))))  # fmt: skip
+            for row, index in enumerate(indices):
+                candidate = best_span(self.features[index], start[row], end[row], cfg.n_best,
+                                      cfg.max_answer_length)  # fmt: skip
+                if candidate is not None:
+                    candidates.append(candidate)
+        answers = pick_answers(candidates, [r["context"] for r in self.records])
+        scores = squad_scores(
+            [a["answer"] for a in answers], [r["answers"]["text"] for r in self.records]
+        )
+        return {
+            "val/loss": float(np.mean(losses)),
+            "val/f1": scores["f1"],
+            "val/exact_match": scores["exact_match"],
+        }
+
+    def on_epoch_end(self, epoch, logs=None):
+        scores = self.scores()
+        step = int(self.model.optimizer.iterations.numpy())
+        state = self.state
+        state["curves"]["val"].append(
+            {"step": step, **{k.replace("/", "_"): round(v, 5) for k, v in scores.items()}}
+        )
+        state["metrics"].append((step, scores))
+        log.info("epoch %d, step %d: val f1 %.2f, exact match %.2f, loss %.4f", epoch, step,
+                 scores["val/f1"], scores["val/exact_match"], scores["val/loss"])  # fmt: skip
+        if state["best"] is None or scores["val/f1"] > state["best"]:
+            state["best"], state["best_weights"], state["bad_epochs"] = (
+                scores["val/f1"],
+                self.model.get_weights(),
+                0,
+            )
+        else:
+            state["bad_epochs"] += 1
+            if state["bad_epochs"] >= self.cfg.train.early_stopping_patience:
+                log.info("early stopping: no better val f1 for %d epochs", state["bad_epochs"])
+                self.model.stop_training = True
+
+
+class Steps(keras.callbacks.Callback):
+    """Per step: the position in the epoch, curves and MLflow metrics every
+    `log_every_n_steps`, progress lines, max_steps / max_minutes, and last.ckpt for a resume."""
+
+    def __init__(self, cfg: QaConfig, state: dict, checkpoint: Path, logger, total_steps: int):
+        super().__init__()
+        self.cfg, self.state, self.checkpoint, self.logger = cfg, state, checkpoint, logger
+        self.total_steps, self.every_line = total_steps, progress_every()
+        self.started = self.last_line = 0.0
+        self.mean_before = 0.0
+
+    def on_train_begin(self, logs=None):
+        self.started = self.last_line = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        state, trainer = self.state, self.cfg.train.trainer
+        step = int(self.model.optimizer.iterations.numpy())
+        state["batches_done"] += 1
+        # Keras reports the epoch's running mean; the batch's own loss, as Lightning logs it:
+        mean = float(logs["loss"])
+        loss, self.mean_before = (
+            (batch + 1) * mean - batch * (self.mean_before if batch else 0.0),
+            mean,
+        )
+        if step % trainer.log_every_n_steps == 0:
+            state["curves"]["train_loss"].append({"step": step, "train_loss": round(loss, 5)})
+            state["metrics"].append((step, {"train/loss": loss}))
+        now = time.monotonic()
+        if now - self.last_line >= self.every_line:
+            self.last_line = now
+            log.info(
+                "%s",
+                progress_line(step, self.total_steps, state["epoch"], loss, now - self.started),
+            )
+        if step % trainer.checkpoint_every_n_steps == 0:
+            save_resume_state(self.checkpoint, self.model, state)
+        if (trainer.max_steps != -1 and step >= trainer.max_steps) or (
+            trainer.max_minutes and now - self.started >= 60 * trainer.max_minutes
+        ):
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):  # after Validation (listed before this)
+        self.state["epoch"], self.state["batches_done"] = epoch + 1, 0
+        save_resume_state(self.checkpoint, self.model, self.state)
+        self.flush_metrics()
+
+    def flush_metrics(self):
+        if self.logger:
+            for step, values in self.state.pop("metrics"):
+                self.logger.log_metrics(values, step=step)
+        self.state["metrics"] = []
+
+
+# ------------------------------------------------------------------------------ resume
+
+
+def dropout_states(model) -> list:
+    """The dropout layers' random-generator states (not among `get_weights()`)."""
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
+def save_resume_state(path: Path, model, state: dict) -> None:
+    """last.ckpt as torch tensors (so the stage's resume check and `weights_only` loading work
+    as for Lightning's): weights, optimizer variables, dropout generators, best weights,
+    position and curves."""
+    blob = {
+        "weights": [torch.from_numpy(np.array(w)) for w in model.get_weights()],
+        "optimizer": [torch.from_numpy(np.array(v.numpy())) for v in model.optimizer.variables],
+        "dropout_rng": [torch.from_numpy(np.array(v.numpy())) for v in dropout_states(model)],
+        "best_weights": [torch.from_numpy(np.array(w)) for w in state["best_weights"] or []],
+        "best": state["best"], "bad_epochs": state["bad_epochs"], "epoch": state["epoch"],
+        "batches_done": state["batches_done"], "curves": json.dumps(state["curves"]),
+    }  # fmt: skip
+    tmp = path.with_name(f".{path.name}.tmp")
+    with writing(path):
+        torch.save(blob, tmp)
+        tmp.replace(path)
+
+
+def restore(path: Path, model, state: dict) -> None:
+    """Load last.ckpt into a built, compiled `model` and the training `state` (position:
+    epoch and batches done in it, best weights and score, curves)."""
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    model.set_weights([t.numpy() for t in blob["weights"]])
+    model.optimizer.build(model.trainable_variables)
+    for variable, value in zip(model.optimizer.variables, blob["optimizer"], strict=True):
+        variable.assign(value.numpy())
+    for variable, value in zip(dropout_states(model), blob["dropout_rng"], strict=True):
+        variable.assign(value.numpy())  # the same dropout masks as an uninterrupted run
+    state.update(best=blob["best"], bad_epochs=blob["bad_epochs"], curves=json.loads(blob["curves"]),
+                 best_weights=[t.numpy() for t in blob["best_weights"]] or None,
+                 epoch=int(blob["epoch"]), batches_done=int(blob["batches_done"]))  # fmt: skip
+
+
+# ------------------------------------------------------------------------------ save
+
+
+def save_hf(
+    model: SpanModel, tokenizer, source: str, out_dir: str | Path, framework_note: dict
+) -> None:
+    """The trained weights as a Hugging Face `BertForQuestionAnswering` folder (safetensors,
+    config, tokenizer) with a TF SavedModel (`serving_default`) in `saved_model/`; `out_dir`
+    is replaced only once both are complete."""
+    from transformers import AutoConfig, BertForQuestionAnswering
+
+    config = AutoConfig.from_pretrained(source)
+    config.architectures = ["BertForQuestionAnswering"]
+    config.transformer_mlops = framework_note
+    torch_model = BertForQuestionAnswering(config)
+    state = {k: torch.from_numpy(v) for k, v in keras_bert.hf_state_dict(model).items()}
+    missing, unexpected = torch_model.load_state_dict(state, strict=False)
+    if missing or unexpected:  # a broken name map must never save a half-trained model
+        raise RuntimeError(
+            f"Keras -> HF weight map incomplete: missing {missing}, unexpected {unexpected}"
+        )
+    with atomic_dir(out_dir) as tmp:
+        torch_model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        export_saved_model(model, Path(tmp) / "saved_model")
+
+
+def export_saved_model(model: SpanModel, path: Path) -> None:
+    """A TF SavedModel whose `serving_default` takes int64 (batch, length) ids, mask and
+    token types and returns start/end logits."""
+    import tensorflow as tf
+
+    spec = {k: tf.TensorSpec((None, None), tf.int64, name=k)
+            for k in ("input_ids", "attention_mask", "token_type_ids")}  # fmt: skip
+    export = keras.export.ExportArchive()
+    export.track(model)
+
+    @tf.function(input_signature=[spec])
+    def serve(inputs):
+        out = model(inputs, training=False)
+        return {"start_logits": out["start_logits"], "end_logits": out["end_logits"]}
+
+    export.add_endpoint("serving_default", serve)
+    export.write_out(str(path), verbose=False)
+
+
+# ------------------------------------------------------------------------------ train
+
+
+def train(cfg: QaConfig, prepared_dir: str | Path, model_dir: str | Path, checkpoint_dir: str | Path,
+          callbacks: list | None = None, logger=False, ckpt_path: str | Path | None = None,
+          **overrides: Any) -> dict[str, Any]:  # fmt: skip
+    """Fine-tune the configured BERT encoder for extractive QA in Keras; save the best weights
+    to `model_dir` (HF folder + SavedModel). `callbacks` are extra Keras callbacks, `logger`
+    the stage's MLflow logger (its `log_metrics`), `ckpt_path` a last.ckpt to resume from.
+    Returns the summary `tasks/qa.py` returns."""
+    import tensorflow as tf
+    from transformers import AutoConfig, AutoTokenizer
+
+    started = time.perf_counter()
+    check_settings(cfg)
+    train_cfg, trainer = cfg.train, cfg.train.trainer
+    if trainer.num_threads:
+        tf.config.threading.set_intra_op_parallelism_threads(trainer.num_threads)
+    keras.utils.set_random_seed(train_cfg.seed)
+    tf.config.experimental.enable_op_determinism()
+    precision = resolve_precision(trainer.precision, "cpu")
+    keras.mixed_precision.set_global_policy(
+        "mixed_bfloat16" if precision == "bf16-mixed" else "float32"
+    )
+    log.info("precision %s (params: %s), framework tensorflow %s, keras %s", precision,
+             trainer.precision, tf.__version__, keras.__version__)  # fmt: skip
+
+    source = resolve_pretrained(cfg.model, key="qa.model")
+    config = AutoConfig.from_pretrained(source).to_dict()
+    keras_bert.check_bert(config, cfg.model)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+
+    prepared = Path(prepared_dir)
+    records = {split: read_jsonl(prepared / f"{split}.jsonl") for split in ("train", "validation")}
+    features = {
+        split: encode_records(tokenizer, records[split], cfg, prepared / f"{split}.jsonl",
+                              with_evidence=split == "train" and train_cfg.evidence.weight > 0)
+        for split in records
+    }  # fmt: skip
+
+    evidence = train_cfg.evidence
+    layers = config["num_hidden_layers"]
+    model = SpanModel(config, dropout=train_cfg.dropout,
+                      evidence_layer=evidence.layer % (layers + 1) if evidence.weight > 0 else None)  # fmt: skip
+    model.evidence_weight = evidence.weight
+    model.build_for()
+    fresh = keras_bert.load_hf_weights(model, keras_bert.read_safetensors(source), cfg.model)
+    log.info(
+        "Keras BERT from %s: new task head %s (trained from scratch)",
+        source,
+        ", ".join(fresh) or "none",
+    )
+    model.frozen(train_cfg.freeze_word_embeddings, train_cfg.freeze_layers)
+
+    lengths = [len(f.input_ids) for f in features["train"]]
+    sampler = LengthBucketBatchSampler(lengths, train_cfg.batch_size, shuffle=True, seed=train_cfg.seed,
+                                       curriculum_epochs=train_cfg.length_curriculum_epochs)  # fmt: skip
+    per_epoch = len(sampler)
+    if overrides:
+        raise TypeError(f"trainer overrides the Keras path does not take: {sorted(overrides)}")
+    epochs = trainer.max_epochs if trainer.max_epochs != -1 else -(-trainer.max_steps // per_epoch)
+    total = (
+        per_epoch * epochs
+        if trainer.max_steps == -1
+        else min(per_epoch * epochs, trainer.max_steps)
+    )
+    total = max(1, -(-total // trainer.accumulate_grad_batches))
+    model.compile(optimizer=optimizer_for(model, cfg, total), jit_compile=False)
+
+    state: dict[str, Any] = {"best": None, "best_weights": None, "bad_epochs": 0, "epoch": 0,
+                             "batches_done": 0, "curves": {"train_loss": [], "val": []}, "metrics": []}  # fmt: skip
+    checkpoint = Path(checkpoint_dir) / LAST
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    if ckpt_path:
+        restore(Path(ckpt_path), model, state)
+        log.info("resumed from %s: epoch %d, %d batches into it", ckpt_path, state["epoch"] + 1,
+                 state["batches_done"])  # fmt: skip
+
+    tokens: list[int] = []
+    pad_id = tokenizer.pad_token_id
+    data = dataset(features["train"], pad_id, sampler, state, tokens)
+    steps = Steps(cfg, state, checkpoint, logger, total)
+    validation = Validation(features["validation"], records["validation"], pad_id, cfg, state)
+    every = [validation, steps, *(callbacks or [])]
+    fit_started = time.perf_counter()
+    if state["batches_done"]:  # a resume mid-epoch: the rest of that epoch first
+        model.fit(data, epochs=state["epoch"] + 1, initial_epoch=state["epoch"], verbose=0, shuffle=False,
+                  steps_per_epoch=per_epoch - state["batches_done"], callbacks=every)  # fmt: skip
+    if not model.stop_training and state["epoch"] < epochs:
+        model.fit(data, epochs=epochs, initial_epoch=state["epoch"], steps_per_epoch=per_epoch,
+                  verbose=0, shuffle=False, callbacks=every)  # fmt: skip
+    train_seconds = time.perf_counter() - fit_started
+    steps.flush_metrics()
+    if state["best_weights"] is not None:
+        model.set_weights(state["best_weights"])
+    save_hf(model, tokenizer, source, model_dir, {"framework": "tensorflow", "tensorflow": tf.__version__,
+                                                   "keras": keras.__version__})  # fmt: skip
+    global_step = int(model.optimizer.iterations.numpy())
+    real_tokens = sum(tokens)
+    return {
+        "best_val_f1": state["best"] or 0.0,
+        "global_step": global_step,
+        "train_tokens_per_second": real_tokens / max(train_seconds, 1e-9),
+        "train_seconds": train_seconds,
+        "precision": precision,
+        "plots": state["curves"],
+        "wall_seconds": time.perf_counter() - started,
+        "windows": {split: len(f) for split, f in features.items()},
+        "framework": "tensorflow",
+    }
