@@ -60,6 +60,7 @@ def auth_server(tmp_path_factory):
     log.close()
 
 
+@pytest.mark.slow  # trains and registers: a minute; make test keeps the fast auth checks
 def test_train_and_register_with_credentials_in_the_uri(auth_server, tmp_path, default_params_raw):
     base, server_root = auth_server
     project = tmp_path / "project"

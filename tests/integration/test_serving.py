@@ -72,6 +72,7 @@ def test_a_chunked_body_over_the_limit_is_cut_off(url):
     assert response.status == 413 and b"body over" in response.read()
 
 
+@pytest.mark.slow  # 500 requests: half a minute
 def test_load_good_and_bad_requests_mixed(url):
     good = ["3rd of March 1987", "1 May 2000", "12/05/1999", "March 3"]
     expected = {t: ask(url, {"inputs": [t]})[1]["predictions"][0] for t in good}

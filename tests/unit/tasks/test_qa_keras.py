@@ -81,6 +81,7 @@ def test_the_saved_folder_is_a_hugging_face_qa_model_with_a_saved_model(trained)
     assert abs(got["start_logits"].numpy() - expected.start_logits.numpy()).max() < 1e-4
 
 
+@pytest.mark.slow  # two more fits: over two minutes
 def test_a_resumed_fit_ends_with_the_uninterrupted_weights(trained, qa_cfg, tmp_path):
     """Killed after step 4 (last.ckpt written at step 3, mid-epoch), resumed from it: the same
     final weights as the uninterrupted run."""
