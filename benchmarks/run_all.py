@@ -24,6 +24,7 @@ STEPS = {  # result file: command
     "inference": ["benchmarks.inference"],
     "pipeline": ["benchmarks.pipeline"],
     "serving": ["benchmarks.serving"],
+    "frameworks": ["benchmarks.frameworks"],  # needs the tensorflow extra; skipped without it
 }
 
 # key: (what, goal, "min" = at least / "max" = at most), None where there is no goal
@@ -58,6 +59,11 @@ GOALS: dict[str, tuple[str, float | None, str]] = {
     "pipeline_from_scratch_seconds": ("default dvc repro from scratch (s)", 900.0, "max"),
     "pipeline_noop_seconds": ("no-op dvc repro (s)", 2.0, "max"),
     "mlflow_share": ("MLflow share of the default dvc repro", 0.05, "max"),
+    "qa_tf_vs_torch_train_tokens_per_second": (
+        "QA training tokens/s, TensorFlow (Keras) / PyTorch (Lightning), same batches",
+        0.5,
+        "min",
+    ),
     "serving_worst_request_p99_ms": (
         "tmlops serve ner: worst allowed request alone, p99 (ms)",
         2000.0,
