@@ -196,16 +196,28 @@ class Validation(keras.callbacks.Callback):
             cfg,
             state,
         )
+        self.forward = None
         self.sampler = LengthBucketBatchSampler([len(f.input_ids) for f in features],
                                                 cfg.train.eval_batch_size, shuffle=False)  # fmt: skip
 
     def scores(self) -> dict[str, float]:
+        if self.forward is None:  # traced once for any batch shape, not run op by op
+            import tensorflow as tf
+
+            spec = {
+                k: tf.TensorSpec((None, None), tf.int64)
+                for k in ("input_ids", "attention_mask", "token_type_ids")
+            }
+            self.forward = tf.function(
+                lambda x: self.model(x, training=False), input_signature=[spec]
+            )
         candidates, losses, cfg = [], [], self.cfg
         for indices in self.sampler:
             batch = collate([self.features[i] for i in indices], self.pad_id)
-            inputs = {k: batch[k].numpy() for k in ("input_ids", "attention_mask", "token_type_ids")
-                      if k in batch}  # fmt: skip
-            out = self.model(inputs, training=False)
+            inputs = {k: batch[k].numpy() for k in ("input_ids", "attention_mask")}
+            inputs["token_type_ids"] = (batch["token_type_ids"].numpy() if "token_type_ids" in batch
+                                        else np.zeros_like(inputs["input_ids"]))  # fmt: skip
+            out = self.forward(inputs)
             start = torch.from_numpy(np.array(out["start_logits"]))
             end = torch.from_numpy(np.array(out["end_logits"]))
             losses.append(float(0.5 * (torch.nn.functional.cross_entropy(start, batch["start_positions"])
@@ -249,8 +261,9 @@ class Validation(keras.callbacks.Callback):
 
 
 class Steps(keras.callbacks.Callback):
-    """Per step: the position in the epoch, curves and MLflow metrics every
-    `log_every_n_steps`, progress lines, max_steps / max_minutes, and last.ckpt for a resume."""
+    """Per step: its time (batch start to end, as Lightning's throughput counts), the position
+    in the epoch, curves and MLflow metrics every `log_every_n_steps`, progress lines,
+    max_steps / max_minutes, and last.ckpt for a resume."""
 
     def __init__(self, cfg: QaConfig, state: dict, checkpoint: Path, logger, total_steps: int):
         super().__init__()
@@ -262,7 +275,11 @@ class Steps(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.started = self.last_line = time.monotonic()
 
+    def on_train_batch_begin(self, batch, logs=None):
+        self.batch_started = time.perf_counter()
+
     def on_train_batch_end(self, batch, logs=None):
+        self.state["step_seconds"] += time.perf_counter() - self.batch_started
         state, trainer = self.state, self.cfg.train.trainer
         step = int(self.model.optimizer.iterations.numpy())
         state["batches_done"] += 1
@@ -458,7 +475,8 @@ def train(cfg: QaConfig, prepared_dir: str | Path, model_dir: str | Path, checkp
     model.compile(optimizer=optimizer_for(model, cfg, total), jit_compile=False)
 
     state: dict[str, Any] = {"best": None, "best_weights": None, "bad_epochs": 0, "epoch": 0,
-                             "batches_done": 0, "curves": {"train_loss": [], "val": []}, "metrics": []}  # fmt: skip
+                             "batches_done": 0, "curves": {"train_loss": [], "val": []}, "metrics": [],
+                             "step_seconds": 0.0}  # fmt: skip
     checkpoint = Path(checkpoint_dir) / LAST
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     if ckpt_path:
@@ -479,7 +497,9 @@ def train(cfg: QaConfig, prepared_dir: str | Path, model_dir: str | Path, checkp
     if not model.stop_training and state["epoch"] < epochs:
         model.fit(data, epochs=epochs, initial_epoch=state["epoch"], steps_per_epoch=per_epoch,
                   verbose=0, shuffle=False, callbacks=every)  # fmt: skip
-    train_seconds = time.perf_counter() - fit_started
+    train_seconds = state["step_seconds"]
+    log.info("fit: %.1f s, of which %.1f s in training steps (the rest: tracing, validation, "
+             "checkpoints)", time.perf_counter() - fit_started, train_seconds)  # fmt: skip
     steps.flush_metrics()
     if state["best_weights"] is not None:
         model.set_weights(state["best_weights"])

@@ -183,3 +183,24 @@ def test_an_unreachable_tracking_server_stops_the_stage_before_training(tmp_path
     assert f"http://127.0.0.1:{port}: connection refused" in message
     assert "s3cret" not in message and "MLFLOW_TRACKING_URI" in message
     assert not trained and not (tmp_path / "reports").exists()
+
+
+def test_a_saved_model_beside_the_hf_files_is_not_registered(tmp_path):
+    """qa.framework: tensorflow leaves a TF SavedModel (a graph that runs when loaded) in the
+    model folder: the registry logs the Hugging Face files only; other folders go as they are."""
+    from transformer_mlops.tracking.registry import registered_files
+
+    folder = tmp_path / "qa"
+    (folder / "saved_model/variables").mkdir(parents=True)
+    (folder / "saved_model/saved_model.pb").write_bytes(b"graph")
+    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+        (folder / name).write_text("{}")
+    with registered_files(str(folder)) as logged:
+        assert sorted(p.name for p in (tmp_path / logged).iterdir()) == [
+            "config.json", "model.safetensors", "tokenizer.json"]  # fmt: skip
+    assert (folder / "saved_model/saved_model.pb").is_file()  # the DVC output is untouched
+    (folder / "saved_model/saved_model.pb").unlink()
+    (folder / "saved_model/variables").rmdir()
+    (folder / "saved_model").rmdir()
+    with registered_files(str(folder)) as logged:
+        assert logged == str(folder)
