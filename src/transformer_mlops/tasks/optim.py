@@ -30,6 +30,12 @@ def lr_lambda(cfg: OptimizerConfig, total_steps: int) -> Callable[[int], float]:
     return factor
 
 
+def decays(name: str, ndim: int) -> bool:
+    """Whether AdamW decays a parameter: not biases, norms and embeddings (either framework)."""
+    lowered = name.lower()
+    return not (ndim < 2 or "norm" in lowered or "embed" in lowered or "lut" in name)
+
+
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     """AdamW groups: no weight decay on biases, norms and embeddings."""
     decay, no_decay = [], []
@@ -38,8 +44,7 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
         if not param.requires_grad or id(param) in seen:
             continue
         seen.add(id(param))
-        skip = param.dim() < 2 or "norm" in name.lower() or "embed" in name.lower() or "lut" in name
-        (no_decay if skip else decay).append(param)
+        (decay if decays(name, param.dim()) else no_decay).append(param)
     return [
         {"params": decay, "weight_decay": weight_decay},
         {"params": no_decay, "weight_decay": 0.0},

@@ -35,13 +35,13 @@ from transformer_mlops.features.qa import (
     pick_answers,
 )
 from transformer_mlops.features.squad_metric import squad_scores
-from transformer_mlops.io import atomic_dir, read_jsonl, writing
+from transformer_mlops.io import atomic_dir, read_jsonl
 from transformer_mlops.models import keras_bert
 from transformer_mlops.tasks.hardware import resolve_precision
-from transformer_mlops.tasks.optim import lr_lambda
+from transformer_mlops.tasks.optim import decays, lr_lambda
 from transformer_mlops.tasks.pretrained import resolve_pretrained
 from transformer_mlops.tasks.progress import progress_every, progress_line
-from transformer_mlops.tasks.resume import LAST
+from transformer_mlops.tasks.resume import LAST, save_checkpoint_file
 
 keras = keras_bert.keras
 log = logging.getLogger(__name__)
@@ -73,20 +73,29 @@ def check_settings(cfg: QaConfig) -> None:
 # ------------------------------------------------------------------------------ data
 
 
+def model_arrays(batch: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    """The Keras model's inputs of a collated batch (zero token types for models without)."""
+    inputs = {k: batch[k].numpy() for k in ("input_ids", "attention_mask")}
+    types = batch.get("token_type_ids")
+    inputs["token_type_ids"] = (
+        types.numpy() if types is not None else np.zeros_like(inputs["input_ids"])
+    )
+    return inputs
+
+
 def batches(
     features: list[QaFeature], pad_id: int, sampler: LengthBucketBatchSampler, tokens: list[int]
 ):
     """(inputs, labels) numpy batches in the sampler's order for its current epoch; the real
     (not padding) tokens of each batch are appended to `tokens`, for the throughput."""
     for indices in sampler:
-        batch = {k: v.numpy() for k, v in collate([features[i] for i in indices], pad_id).items()}
-        tokens.append(int(batch["attention_mask"].sum()))
-        if "evidence_labels" not in batch:  # one signature for every batch
-            batch["evidence_labels"] = np.full_like(batch["input_ids"], IGNORE)
-        if "token_type_ids" not in batch:
-            batch["token_type_ids"] = np.zeros_like(batch["input_ids"])
-        inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
-        labels = {k: batch[k] for k in ("start_positions", "end_positions", "evidence_labels")}
+        batch = collate([features[i] for i in indices], pad_id)
+        inputs = model_arrays(batch)
+        tokens.append(int(inputs["attention_mask"].sum()))
+        labels = {k: batch[k].numpy() for k in ("start_positions", "end_positions")}
+        evidence = batch.get("evidence_labels")  # one signature for every batch
+        labels["evidence_labels"] = (evidence.numpy() if evidence is not None
+                                     else np.full_like(inputs["input_ids"], IGNORE))  # fmt: skip
         yield inputs, labels
 
 
@@ -174,8 +183,7 @@ def optimizer_for(model: SpanModel, cfg: QaConfig, total_steps: int):
         global_clipnorm=trainer.gradient_clip_val or None,
         gradient_accumulation_steps=trainer.accumulate_grad_batches if trainer.accumulate_grad_batches > 1 else None,
     )  # fmt: skip
-    no_decay = [v for v in model.trainable_variables
-                if len(v.shape) < 2 or "norm" in v.path.lower() or "embed" in v.path.lower()]  # fmt: skip
+    no_decay = [v for v in model.trainable_variables if not decays(v.path, len(v.shape))]
     optimizer.exclude_from_weight_decay(var_list=no_decay)
     return optimizer
 
@@ -214,10 +222,7 @@ class Validation(keras.callbacks.Callback):
         candidates, losses, cfg = [], [], self.cfg
         for indices in self.sampler:
             batch = collate([self.features[i] for i in indices], self.pad_id)
-            inputs = {k: batch[k].numpy() for k in ("input_ids", "attention_mask")}
-            inputs["token_type_ids"] = (batch["token_type_ids"].numpy() if "token_type_ids" in batch
-                                        else np.zeros_like(inputs["input_ids"]))  # fmt: skip
-            out = self.forward(inputs)
+            out = self.forward(model_arrays(batch))
             start = torch.from_numpy(np.array(out["start_logits"]))
             end = torch.from_numpy(np.array(out["end_logits"]))
             losses.append(float(0.5 * (torch.nn.functional.cross_entropy(start, batch["start_positions"])
@@ -338,10 +343,7 @@ def save_resume_state(path: Path, model, state: dict) -> None:
         "best": state["best"], "bad_epochs": state["bad_epochs"], "epoch": state["epoch"],
         "batches_done": state["batches_done"], "curves": json.dumps(state["curves"]),
     }  # fmt: skip
-    tmp = path.with_name(f".{path.name}.tmp")
-    with writing(path):
-        torch.save(blob, tmp)
-        tmp.replace(path)
+    save_checkpoint_file(blob, path)
 
 
 def restore(path: Path, model, state: dict) -> None:

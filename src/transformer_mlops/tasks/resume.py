@@ -11,6 +11,7 @@ is re-seeded per step (StepSeeds), so it does not depend on what happened before
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,29 @@ import torch
 from lightning.pytorch.callbacks import Callback, Checkpoint
 
 from transformer_mlops.errors import UserError
+from transformer_mlops.io import default_mode, writing
 
 log = logging.getLogger(__name__)
 
 LAST = "last.ckpt"  # the state a resume starts from (tracking/stage.py finds it)
+
+
+def save_checkpoint_file(checkpoint: dict[str, Any], path: str | Path) -> None:
+    """`torch.save` to a temp file beside `path`, flushed to disk, then renamed into place: a
+    kill or a full disk leaves the previous checkpoint whole."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with writing(path), open(tmp, "wb") as handle:
+            torch.save(checkpoint, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, default_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def check_resumable(checkpoint: Path, directory: Path) -> None:

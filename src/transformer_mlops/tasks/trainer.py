@@ -4,7 +4,6 @@ best checkpoint, early stopping, resume state, throughput, the best validated we
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +15,6 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from transformer_mlops.config import TrainerConfig
-from transformer_mlops.io import default_mode, writing
 from transformer_mlops.tasks.callbacks import (
     Curves,
     ProgressLines,
@@ -26,6 +24,7 @@ from transformer_mlops.tasks.callbacks import (
     on_terminal,
 )
 from transformer_mlops.tasks.hardware import Bf16MixedPrecision, on_gpu, resolve_precision
+from transformer_mlops.tasks.resume import save_checkpoint_file
 
 log = logging.getLogger(__name__)
 
@@ -41,19 +40,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path,
                         storage_options: Any | None = None) -> None:  # fmt: skip
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        try:
-            with writing(path), open(tmp, "wb") as handle:
-                torch.save(checkpoint, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, default_mode())
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        save_checkpoint_file(checkpoint, path)
 
 
 def build_trainer(cfg: TrainerConfig, *, callbacks: list, logger=False, root_dir: str | Path,
