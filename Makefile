@@ -19,10 +19,11 @@ export DO_NOT_TRACK ?= 1
 # Stage commands run `python`: make it the project's.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup repro test test-all test-contract lint bench dag clean help
+.PHONY: setup repro recipes test test-all test-contract lint bench dag clean help
 
 help:
 	@echo "make repro     set up .venv, then run the whole DVC pipeline (dvc repro)"
+	@echo "make recipes   the real-data recipes (recipes/*.yaml) and their recorded results"
 	@echo "make test      set up .venv, then run the fast tests (everyday work, a few minutes)"
 	@echo "make test-all  every test, slow ones included (what CI runs)"
 	@echo "make test-contract  the bad-input matrix through dvc repro (about 12 min)"
@@ -46,6 +47,9 @@ $(STAMP): pyproject.toml requirements.lock
 
 repro: setup
 	$(BIN)/dvc repro
+
+recipes: setup
+	$(BIN)/tmlops recipes
 
 # pyproject's addopts skip tests marked `slow`; `-m ""` lifts that filter.
 test: setup

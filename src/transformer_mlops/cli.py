@@ -357,16 +357,74 @@ def compare(
 
 @app.command()
 def profile(
-    overlay: Annotated[str, typer.Argument(help="partial params file, e.g. .ci/params-ci.yaml")],
+    overlay: Annotated[
+        str,
+        typer.Argument(help="partial params file: a recipe (recipes/*.yaml) or .ci/params-ci.yaml"),
+    ],
     params: ParamsOpt = "params.yaml",
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", "-S", help="KEY=VALUE over the profile, e.g. ner.data.files.train=PATH"
+        ),
+    ] = None,
 ) -> None:
     """Merge a params profile into params.yaml (then `dvc repro` runs with it)."""
 
     def work() -> None:
         from transformer_mlops.profiles import apply_profile
 
-        apply_profile(overlay, params)
-        typer.echo(f"{params}: {overlay} applied")
+        apply_profile(overlay, params, tuple(set_ or ()))
+        typer.echo(f"{params}: {overlay} applied; `dvc repro` (or `dvc exp run`) runs with it")
+
+    run_user_command(work)
+
+
+recipes_app = typer.Typer(help="The real-data recipes (recipes/*.yaml).")
+app.add_typer(recipes_app, name="recipes")
+
+
+@recipes_app.callback(invoke_without_command=True)
+def recipes(
+    ctx: typer.Context,
+    folder: Annotated[str, typer.Option(help="folder of recipe files")] = "recipes",
+) -> None:
+    """List the real-data recipes, their datasets and recorded results."""
+    if ctx.invoked_subcommand is not None:
+        return
+
+    def work() -> None:
+        from transformer_mlops.recipes import list_recipes, missing_files, result_line
+
+        found = list_recipes(folder)
+        if not found:
+            typer.echo(f"{folder}: no recipes (*.yaml)")
+        for recipe in found:
+            absent = missing_files(recipe.overlay, [recipe.about["task"]], Path.cwd())
+            typer.echo(f"{recipe.name} ({recipe.about['task']}): {recipe.about['dataset']}"
+                       f"{'  [data files not here: see get]' if absent else ''}\n"
+                       f"    get: {recipe.about['get']}\n    test: {recipe.about['split']}\n"
+                       f"    recorded: {result_line(recipe)}\n"
+                       f"    run: tmlops profile {recipe.path} && dvc exp run")  # fmt: skip
+
+    run_user_command(work)
+
+
+@recipes_app.command("record")
+def recipes_record(
+    name: Annotated[str, typer.Argument(help="the recipe, e.g. conll2003")],
+    folder: Annotated[str, typer.Option(help="folder of recipe files")] = "recipes",
+    params: ParamsOpt = "params.yaml",
+) -> None:
+    """After `tmlops profile recipes/NAME.yaml` and `dvc repro`: record the run's test scores,
+    training time and machine in the recipe and reports/recipes/NAME.json."""
+
+    def work() -> None:
+        from transformer_mlops.recipes import load_recipe, record, result_line
+
+        recipe = load_recipe(Path(folder) / f"{name}.yaml")
+        record(recipe, params)
+        typer.echo(f"{recipe.path}: recorded {result_line(load_recipe(recipe.path))}")
 
     run_user_command(work)
 

@@ -17,6 +17,7 @@ import yaml
 from transformer_mlops.config import parse_params
 from transformer_mlops.errors import ConfigError, UserError
 from transformer_mlops.io import atomic_write_text
+from transformer_mlops.recipes import check_files, split_recipe
 
 METRIC_FILES = ("scratch", "ner", "qa")
 
@@ -36,8 +37,30 @@ def merge(base: dict[str, Any], overlay: dict[str, Any], where: str = "") -> dic
     return merged
 
 
-def apply_profile(profile: str | Path, params: str | Path = "params.yaml") -> dict[str, Any]:
-    """Merge a profile into params.yaml (validated, written atomically); returns the result."""
+def parse_set(assignment: str) -> dict[str, Any]:
+    """`ner.train.seed=1` -> {"ner": {"train": {"seed": 1}}}; the value is read as YAML, as
+    `dvc exp run -S` does (numbers, booleans, null, lists)."""
+    key, sep, value = assignment.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {assignment}: expected KEY=VALUE, e.g. ner.train.seed=1")
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        parsed = value
+    tree: dict[str, Any] = {}
+    node = tree
+    *parents, leaf = key.strip().split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = parsed
+    return tree
+
+
+def apply_profile(profile: str | Path, params: str | Path = "params.yaml",
+                  sets: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:  # fmt: skip
+    """Merge a profile, then any `KEY=VALUE` sets, into params.yaml (validated, written
+    atomically); returns the result. A recipe's `recipe:` block is not params: it is checked,
+    and the data files the recipe reads must exist (recipes.py)."""
     profile, params = Path(profile), Path(params)
     for path in (profile, params):
         if not path.is_file():
@@ -45,9 +68,15 @@ def apply_profile(profile: str | Path, params: str | Path = "params.yaml") -> di
     overlay = yaml.safe_load(profile.read_text()) or {}
     if not isinstance(overlay, dict):
         raise ConfigError(f"{profile}: expected a mapping of params keys")
+    about, overlay = split_recipe(overlay, profile)
     merged = merge(yaml.safe_load(params.read_text()), overlay)
+    for assignment in sets:
+        merged = merge(merged, parse_set(assignment))
     parse_params(merged)  # the merged params must still be valid
-    atomic_write_text(params, f"# {params} with the profile {profile} applied\n"
+    if about is not None:
+        check_files(merged, about, profile, params.resolve().parent)
+    applied = " ".join([str(profile), *(f"--set {s}" for s in sets)])
+    atomic_write_text(params, f"# {params} with the profile {applied} applied\n"
                               + yaml.safe_dump(merged, sort_keys=False))  # fmt: skip
     return merged
 

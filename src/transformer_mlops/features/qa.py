@@ -44,21 +44,23 @@ class QaFeature:
 PAD_MULTIPLE = 8
 
 
-def collate(features: list[QaFeature], pad_id: int) -> dict[str, torch.Tensor]:
+def collate(
+    features: list[QaFeature], pad_id: int, multiple_of: int = PAD_MULTIPLE
+) -> dict[str, torch.Tensor]:
     """Dynamic padding of a batch of windows, with their span and evidence labels."""
     batch = {
-        "input_ids": pad([f.input_ids for f in features], pad_id, PAD_MULTIPLE),
-        "attention_mask": pad([[1] * len(f.input_ids) for f in features], 0, PAD_MULTIPLE),
+        "input_ids": pad([f.input_ids for f in features], pad_id, multiple_of),
+        "attention_mask": pad([[1] * len(f.input_ids) for f in features], 0, multiple_of),
         "start_positions": torch.tensor([f.start_position for f in features]),
         "end_positions": torch.tensor([f.end_position for f in features]),
     }
     if features[0].token_type_ids is not None:
-        batch["token_type_ids"] = pad([f.token_type_ids for f in features], 0, PAD_MULTIPLE)
+        batch["token_type_ids"] = pad([f.token_type_ids for f in features], 0, multiple_of)
     if any(f.evidence_labels is not None for f in features):
         batch["evidence_labels"] = pad(
             [f.evidence_labels or [IGNORE] * len(f.input_ids) for f in features],
             IGNORE,
-            PAD_MULTIPLE,
+            multiple_of,
         )
     return batch
 

@@ -2,9 +2,9 @@
 
 The same job as `tasks/qa.py`, on the same prepared windows (features/qa.py), with `model.fit`:
 length-bucketed batches in the same order (`LengthBucketBatchSampler`, padded to a multiple of
-8), AdamW with the same warmup/decay table and decay groups, global-norm clipping, seeds and
-deterministic ops, validation SQuAD F1 after every epoch for the best weights and early
-stopping, the evidence head, and `last.ckpt` every `checkpoint_every_n_steps` steps so a killed
+32 for XLA), XLA-compiled steps (deterministic on CPU), AdamW with the same warmup/decay table
+and decay groups, global-norm clipping, seeds, validation SQuAD F1 after every epoch for the
+best weights and early stopping, the evidence head, and `last.ckpt` every `checkpoint_every_n_steps` steps so a killed
 stage resumes mid-epoch to the same result. The best weights are written back as a Hugging Face
 `BertForQuestionAnswering` folder (the format of record: evaluation, the registry, `predict`
 and ONNX export read it unchanged) plus a TF SavedModel in its `saved_model/` folder.
@@ -28,6 +28,7 @@ from transformer_mlops.config import QaConfig
 from transformer_mlops.errors import ConfigError
 from transformer_mlops.features.batching import IGNORE, LengthBucketBatchSampler
 from transformer_mlops.features.qa import (
+    PAD_MULTIPLE,
     QaFeature,
     best_span,
     collate,
@@ -83,13 +84,23 @@ def model_arrays(batch: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
     return inputs
 
 
+# XLA compiles the training step once per (batch, length) shape: padding to multiples of 32
+# (not 8) gives 6 shapes instead of 19 on the default data (~10 s of compiling each) for ~20%
+# more padded tokens, and 12 instead of 48 for windows of 384.
+XLA_PAD_MULTIPLE = 32
+
+
 def batches(
-    features: list[QaFeature], pad_id: int, sampler: LengthBucketBatchSampler, tokens: list[int]
+    features: list[QaFeature],
+    pad_id: int,
+    sampler: LengthBucketBatchSampler,
+    tokens: list[int],
+    multiple_of: int = XLA_PAD_MULTIPLE,
 ):
     """(inputs, labels) numpy batches in the sampler's order for its current epoch; the real
     (not padding) tokens of each batch are appended to `tokens`, for the throughput."""
     for indices in sampler:
-        batch = collate([features[i] for i in indices], pad_id)
+        batch = collate([features[i] for i in indices], pad_id, multiple_of)
         inputs = model_arrays(batch)
         tokens.append(int(inputs["attention_mask"].sum()))
         labels = {k: batch[k].numpy() for k in ("start_positions", "end_positions")}
@@ -105,6 +116,7 @@ def dataset(
     sampler: LengthBucketBatchSampler,
     state: dict,
     tokens: list[int],
+    multiple_of: int = XLA_PAD_MULTIPLE,
 ):
     """A tf.data stream of training batches, epoch after epoch in the sampler's order, from
     where `state` says training is (epoch, batches done in it: a resume starts mid-epoch).
@@ -117,7 +129,7 @@ def dataset(
         while True:
             sampler.set_epoch(epoch)
             sampler.skip_once = skip
-            yield from batches(features, pad_id, sampler, tokens)
+            yield from batches(features, pad_id, sampler, tokens, multiple_of)
             epoch, skip = epoch + 1, 0
 
     matrix = tf.TensorSpec((None, None), tf.int64)
@@ -426,13 +438,19 @@ def train(cfg: QaConfig, prepared_dir: str | Path, model_dir: str | Path, checkp
     if trainer.num_threads:
         tf.config.threading.set_intra_op_parallelism_threads(trainer.num_threads)
     keras.utils.set_random_seed(train_cfg.seed)
-    tf.config.experimental.enable_op_determinism()
+    # XLA fuses the encoder's element-wise ops (norms, GELU, softmax, bias adds) that TF's graph
+    # runs one kernel at a time: 2.2x -> ~1x PyTorch's step at length 64 (docs/tensorflow.md);
+    # each new (batch, length) shape compiles once (~10 s). XLA's CPU code is deterministic; on
+    # a GPU Keras refuses XLA under op determinism, so a deterministic GPU run goes without it.
+    jit = not (trainer.deterministic and tf.config.list_physical_devices("GPU"))
+    if not jit:
+        tf.config.experimental.enable_op_determinism()
     precision = resolve_precision(trainer.precision, "cpu")
     keras.mixed_precision.set_global_policy(
         "mixed_bfloat16" if precision == "bf16-mixed" else "float32"
     )
-    log.info("precision %s (params: %s), framework tensorflow %s, keras %s", precision,
-             trainer.precision, tf.__version__, keras.__version__)  # fmt: skip
+    log.info("precision %s (params: %s), framework tensorflow %s, keras %s, XLA %s", precision,
+             trainer.precision, tf.__version__, keras.__version__, "on" if jit else "off")  # fmt: skip
 
     source = resolve_pretrained(cfg.model, key="qa.model")
     config = AutoConfig.from_pretrained(source).to_dict()
@@ -474,7 +492,7 @@ def train(cfg: QaConfig, prepared_dir: str | Path, model_dir: str | Path, checkp
         else min(per_epoch * epochs, trainer.max_steps)
     )
     total = max(1, -(-total // trainer.accumulate_grad_batches))
-    model.compile(optimizer=optimizer_for(model, cfg, total), jit_compile=False)
+    model.compile(optimizer=optimizer_for(model, cfg, total), jit_compile=jit)  # Keras: off on CPU
 
     state: dict[str, Any] = {"best": None, "best_weights": None, "bad_epochs": 0, "epoch": 0,
                              "batches_done": 0, "curves": {"train_loss": [], "val": []}, "metrics": [],
@@ -488,7 +506,8 @@ def train(cfg: QaConfig, prepared_dir: str | Path, model_dir: str | Path, checkp
 
     tokens: list[int] = []
     pad_id = tokenizer.pad_token_id
-    data = dataset(features["train"], pad_id, sampler, state, tokens)
+    data = dataset(features["train"], pad_id, sampler, state, tokens,
+                   XLA_PAD_MULTIPLE if jit else PAD_MULTIPLE)  # fmt: skip
     steps = Steps(cfg, state, checkpoint, logger, total)
     validation = Validation(features["validation"], records["validation"], pad_id, cfg, state)
     every = [validation, steps, *(callbacks or [])]
