@@ -33,7 +33,7 @@ def test_at_least_15_date_formats_each_used():
     assert len(dates.FORMATS) >= 15
     rng = random.Random(0)
     used = {dates.sample(rng)["format"] for _ in range(3000)}
-    assert used == set(dates.FORMATS)
+    assert used == set(dates.FORMATS) | {"impossible_date", "not_a_date"}
 
 
 def test_every_date_input_determines_its_output():
@@ -64,6 +64,8 @@ def test_weekdays_are_true_and_years_wide():
     years = set()
     for _ in range(5000):
         example = dates.sample(rng)
+        if example["target"] == dates.NO_DATE:
+            continue
         date = dt.date.fromisoformat(example["target"])
         years.add(date.year)
         words = set(re.findall(r"[a-z]+", example["source"].lower()))
@@ -71,6 +73,32 @@ def test_weekdays_are_true_and_years_wide():
         if named:
             assert named == [dates.WEEKDAYS[date.weekday()]], example
     assert min(years) < 1700 and max(years) > 2100
+
+
+def test_iso_dates_pass_through_and_what_is_no_date_is_declined():
+    assert dates.render(dt.date(1987, 3, 3), "yyyy-mm-dd") == "1987-03-03"
+    assert dates.render(dt.date(2000, 1, 1), "ordinal_of_Month_year") == "1st of January 2000"
+    rng = random.Random(4)
+    declined = [e for e in (dates.sample(rng) for _ in range(4000)) if e["target"] == dates.NO_DATE]
+    assert 0.08 < len(declined) / 4000 < 0.16  # about 12%: the written forms keep most of the data
+    for example in declined:
+        source = example["source"]
+        if example["format"] == "impossible_date":  # a real-looking day that does not exist
+            numbers = [int(n) for n in re.findall(r"\d+", source)]
+            assert any(n > 28 for n in numbers) or any(12 < n < 20 for n in numbers), source
+        else:
+            assert example["format"] == "not_a_date"
+            with pytest.raises(ValueError):
+                dt.date.fromisoformat(source)
+
+
+def test_the_behaviour_checks_expect_the_generators_no_date():
+    from transformer_mlops.evaluation import behaviour_scratch
+
+    assert behaviour_scratch.NO_DATE == dates.NO_DATE
+    for cases in behaviour_scratch.CHECKS.values():  # every expected answer is one the
+        for text, expected in cases:  # generator's rules give (ISO, or no date)
+            assert expected == dates.NO_DATE or re.fullmatch(r"\d{4}-\d{2}-\d{2}", expected), text
 
 
 def test_ner_templates_tags_and_hard_cases():
