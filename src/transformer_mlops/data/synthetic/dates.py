@@ -14,6 +14,7 @@ Every input determines its output, so a perfect model is possible:
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import random
 from collections.abc import Callable
@@ -126,7 +127,7 @@ def _impossible(rng: random.Random) -> dict[str, str]:
     fmt = rng.choice(NUMERIC + IN_WORDS)
     low, high = TWO_DIGIT_WINDOW if FORMATS[fmt][1] else (MIN_YEAR, MAX_YEAR)
     year, month = rng.randint(low, high), rng.randint(1, 12)
-    last = (dt.date(year + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1)).day
+    last = calendar.monthrange(year, month)[1]
     day = rng.randint(last + 1, 31) if last < 31 and rng.random() < 0.7 else rng.randint(32, 39)
     if fmt in NUMERIC and rng.random() < 0.4:  # month 13-19 (day first: 05/13/2001 is no date)
         day, month = rng.randint(1, 28), rng.randint(13, 19)
