@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Self
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from transformer_mlops.errors import ConfigError
+from transformer_mlops.io import read_yaml_mapping
 
 TASKS = ("seq2seq", "ner", "qa")
 SPLITS = ("train", "validation", "test")
@@ -115,6 +115,9 @@ class CarveConfig(Section):
 
     validation: float = Field(default=0.1, gt=0, lt=1)
     test: float = Field(default=0.1, gt=0, lt=1)
+    # seq2seq: the longest pairs (this fraction of train, by source words) leave training and
+    # join test, scored apart as `test/*_longest` (length generalisation)
+    longest: float = Field(default=0.0, ge=0, lt=1)
 
 
 class LimitConfig(Section):
@@ -142,7 +145,7 @@ class DataConfig(Section):
     hub: HubConfig = HubConfig()
     carve: CarveConfig = CarveConfig()
     limit: LimitConfig = LimitConfig()
-    drop_overlap: bool = True  # drop validation/test examples that also occur in train
+    drop_overlap: bool = True  # drop validation/test examples found in train, validation's in test
     entity_types: list[str] | None = None  # ner: the label set is O + B-/I- of these
     bounds: BoundsConfig = BoundsConfig()
 
@@ -400,10 +403,4 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: params file not found (run from the project root)")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    return parse_params(raw, origin=str(path))
+    return parse_params(read_yaml_mapping(path, "a mapping of the task sections"), origin=str(path))

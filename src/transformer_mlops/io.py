@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from transformer_mlops.errors import ConfigError
+
 
 def _umask() -> int:
     """The process umask (reading it means setting it: put it straight back)."""
@@ -72,6 +74,28 @@ def save_figure(fig, path: str | Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def read_yaml_mapping(path: str | Path, expected: str) -> dict[str, Any]:
+    """A YAML file's top-level mapping, or one ConfigError naming the file, the line where
+    parsing failed and what was `expected` (e.g. "a mapping of params keys")."""
+    import yaml
+
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        problem = getattr(error, "problem", None)
+        raise ConfigError(
+            f"{path}{where}: not valid YAML" + (f" ({problem})" if problem else "")
+        ) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{path}: expected {expected} at the top level, found {type(raw).__name__}"
+        )
+    return raw
 
 
 def dump_json(obj: Any) -> str:

@@ -16,7 +16,7 @@ import yaml
 
 from transformer_mlops.config import parse_params
 from transformer_mlops.errors import ConfigError, UserError
-from transformer_mlops.io import atomic_write_text
+from transformer_mlops.io import atomic_write_text, read_yaml_mapping
 from transformer_mlops.recipes import check_files, split_recipe
 
 METRIC_FILES = ("scratch", "ner", "qa")
@@ -65,11 +65,9 @@ def apply_profile(profile: str | Path, params: str | Path = "params.yaml",
     for path in (profile, params):
         if not path.is_file():
             raise UserError(f"{path}: file not found")
-    overlay = yaml.safe_load(profile.read_text()) or {}
-    if not isinstance(overlay, dict):
-        raise ConfigError(f"{profile}: expected a mapping of params keys")
+    overlay = read_yaml_mapping(profile, "a mapping of params keys")
     about, overlay = split_recipe(overlay, profile)
-    merged = merge(yaml.safe_load(params.read_text()), overlay)
+    merged = merge(read_yaml_mapping(params, "a mapping of the task sections"), overlay)
     for assignment in sets:
         merged = merge(merged, parse_set(assignment))
     parse_params(merged)  # the merged params must still be valid

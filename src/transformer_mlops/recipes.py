@@ -21,7 +21,7 @@ import yaml
 
 from transformer_mlops.config import SPLITS
 from transformer_mlops.errors import ConfigError, DataError, UserError
-from transformer_mlops.io import atomic_write_text, write_json
+from transformer_mlops.io import atomic_write_text, read_yaml_mapping, write_json
 
 RECIPES_DIR = Path("recipes")
 RECORDS_DIR = Path("reports/recipes")
@@ -29,7 +29,10 @@ REQUIRED = ("task", "dataset", "get", "split")
 MEASURED = ("metrics", "train_minutes", "tokens_per_second", "machine", "precision", "seed", "date")
 # task -> (its reports/metrics file, the headline scores a recipe records)
 HEADLINE = {
-    "seq2seq": ("scratch", ("test/bleu", "test/chrf", "test/exact_match")),
+    "seq2seq": (
+        "scratch",
+        ("test/bleu", "test/chrf", "test/exact_match", "test/bleu_longest", "test/chrf_longest"),
+    ),  # the last two with `carve.longest`
     "ner": ("ner", ("test/f1", "test/precision", "test/recall")),
     "qa": ("qa", ("test/exact_match", "test/f1")),
 }
@@ -77,14 +80,7 @@ def load_recipe(path: str | Path) -> Recipe:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such recipe (`tmlops recipes` lists them)")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{where}: not valid YAML") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of params keys and a recipe: block")
+    raw = read_yaml_mapping(path, "a mapping of params keys and a recipe: block")
     about, overlay = split_recipe(raw, path)
     if about is None:
         raise ConfigError(f"{path}: no recipe: block (task, dataset, get, split)")
@@ -182,7 +178,7 @@ def record(recipe: Recipe, params_path: str | Path = "params.yaml") -> dict[str,
     prepared data is not from files."""
     task, root = recipe.about["task"], Path(params_path).resolve().parent  # the project
     reports = root / "reports"
-    params = yaml.safe_load(Path(params_path).read_text(encoding="utf-8")) or {}
+    params = read_yaml_mapping(params_path, "a mapping of the task sections")
     differ = not_applied(recipe, params)
     if differ:
         raise ConfigError(f"{params_path}: does not hold {recipe.path}: {differ[0]}; apply it "

@@ -20,6 +20,9 @@ OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {
     "qa": ("evidence",),
 }
 
+# The `format` of seq2seq test pairs held out for their length (`data.carve.longest`).
+LONGEST = "longest"
+
 
 def label_set(entity_types: list[str]) -> list[str]:
     """NER's IOB2 labels for entity types: O, B-X, I-X (the order gives the label ids)."""

@@ -3,6 +3,7 @@
 Whatever the source, the result has the same shape (`schema.FIELDS`), missing splits are
 carved from train by group (document, article, story) with a stable hash, optional caps are
 seeded samples, and validation/test examples that also occur in train are dropped and counted.
+Seq2seq may also hold out its longest pairs (`carve.longest`) as a second, marked part of test.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from transformer_mlops.config import SPLITS, DataConfig, FilesConfig, HubConfig
 from transformer_mlops.data import formats, synthetic
-from transformer_mlops.data.schema import FIELDS, OPTIONAL_FIELDS, content_key
+from transformer_mlops.data.schema import FIELDS, LONGEST, OPTIONAL_FIELDS, content_key
 from transformer_mlops.errors import ConfigError, DataError
 
 Splits = dict[str, list[dict[str, Any]]]
@@ -114,6 +115,21 @@ def _bucket(group: str, seed: int) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+def _hold_out_longest(task: str, splits: Splits, fraction: float) -> list[dict]:
+    """Take the longest `fraction` of train pairs (by source words; ties by text, so the cut is
+    stable) out of train; returns them marked `format: longest`, in file order."""
+    if not fraction:
+        return []
+    if task != "seq2seq":
+        raise ConfigError(f"{task}.data.carve.longest: only seq2seq holds out its longest "
+                          f"examples; set it to 0")  # fmt: skip
+    train = splits["train"]
+    order = sorted(range(len(train)), key=lambda i: (-len(train[i]["source"].split()), train[i]["source"]))
+    chosen = set(order[: round(fraction * len(train))])
+    splits["train"] = [r for i, r in enumerate(train) if i not in chosen]
+    return [train[i] | {"format": LONGEST} for i in sorted(chosen)]
+
+
 def _carve(task: str, splits: Splits, cfg: DataConfig) -> list[str]:
     """Carve missing validation/test splits from train, by group; returns what was carved."""
     missing = [split for split in ("validation", "test") if split not in splits]
@@ -150,16 +166,24 @@ def load_task(task: str, cfg: DataConfig) -> tuple[Splits, dict[str, Any]]:
         splits = _read_files(task, cfg.files, stats)
     else:
         splits = _read_hub(task, cfg.hub)
+    longest = _hold_out_longest(task, splits, cfg.carve.longest)
     stats["carved"] = _carve(task, splits, cfg)
     for split in SPLITS:
         splits[split] = _cap(splits[split], getattr(cfg.limit, split), cfg.seed)
-    if cfg.drop_overlap:
+    if longest:  # the test split's second part, capped on its own
+        stats["held_out_longest"] = len(longest)
+        splits["test"] += _cap(longest, cfg.limit.test, cfg.seed)
+    if cfg.drop_overlap:  # test keeps what it has; validation gives way to train and test
         train_keys = {content_key(task, r) for r in splits["train"]}
         stats["dropped_overlap"] = {}
         for split in ("validation", "test"):
             before = len(splits[split])
             splits[split] = [r for r in splits[split] if content_key(task, r) not in train_keys]
             stats["dropped_overlap"][split] = before - len(splits[split])
+        test_keys = {content_key(task, r) for r in splits["test"]}
+        before = len(splits["validation"])
+        splits["validation"] = [r for r in splits["validation"] if content_key(task, r) not in test_keys]
+        stats["dropped_overlap"]["validation"] += before - len(splits["validation"])
     keep = FIELDS[task] + OPTIONAL_FIELDS[task]
     prepared: Splits = {}
     for split in SPLITS:

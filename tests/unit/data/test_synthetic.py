@@ -8,7 +8,7 @@ import pytest
 
 from transformer_mlops.config import SyntheticConfig
 from transformer_mlops.data.schema import content_key
-from transformer_mlops.data.synthetic import dates, generate, ner, stories
+from transformer_mlops.data.synthetic import dates, encyclopedia, generate, ner, stories
 from transformer_mlops.data.schema import label_set
 from transformer_mlops.data.validation import iob2_transitions
 
@@ -185,3 +185,30 @@ def test_story_evidence_is_every_sentence_about_the_person_the_answer_follows():
             assert evidence == [s for s in sentences if s.split()[0] == person], example
             # the answer lies in one of them
             assert any(s <= start < e for s, e in example["evidence"]), example
+
+
+def test_encyclopedic_paragraphs_hold_several_facts_with_distractors_of_their_type():
+    rng, topics = random.Random(7), set()
+    for _ in range(300):
+        examples = encyclopedia.paragraph(rng, seed=3)
+        context = examples[0]["context"]
+        assert len(examples) == 4 and len({e["question"] for e in examples}) == 4
+        assert len(re.findall(r"\b1[0-9]{3}\b|\b20[0-2][0-9]\b", context)) >= 2  # more than one year
+        topics.add(context.split()[1])
+        for example in examples:
+            assert example["kind"] == "encyclopedic" and example["context"] == context
+            text, start = example["answers"]["text"][0], example["answers"]["answer_start"][0]
+            assert text and context[start : start + len(text)] == text
+            assert text not in example["question"], example  # never answered by the question
+    assert len(topics) > 20
+
+
+def test_qa_mixes_stories_and_paragraphs_and_a_long_story_is_answerable():
+    kinds = {r["kind"] for rows in generate("qa", SyntheticConfig(train=600, validation=50, test=50), 2).values()
+             for r in rows}  # fmt: skip
+    assert kinds == {"single-supporting-fact", "two-supporting-facts", "encyclopedic"}
+    examples = stories.long_story(random.Random(1), 180)
+    assert examples and examples[0]["context"].count(". ") + 1 >= 180
+    for example in examples:
+        person = example["question"].removeprefix("Where is ").removesuffix("?")
+        assert _replay(example["context"])[person] == example["answers"]["text"][0]

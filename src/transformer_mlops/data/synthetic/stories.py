@@ -132,3 +132,17 @@ def story(rng: random.Random, n_questions: int = 5) -> list[dict]:
         for _ in range(rng.randint(1, 3)):
             _act(rng, world)
     return examples
+
+
+def long_story(rng: random.Random, sentences: int) -> list[dict]:
+    """One story of `sentences` statements by six people, with "Where is X?" asked of each at its
+    end: contexts many windows long (a behaviour check, not training data)."""
+    world = _World(cast=rng.sample(PEOPLE, 6))
+    while len(world.sentences) < sentences:
+        _act(rng, world)
+    context = " ".join(world.sentences)
+    return [
+        {"kind": "single-supporting-fact", "context": context, "question": f"Where is {person}?",
+         "answers": {"text": [place], "answer_start": [offset]}, "evidence": world.evidence(person)}
+        for person, (place, offset) in sorted(world.place.items())
+    ]  # fmt: skip
