@@ -235,6 +235,9 @@ class ScratchInference(InferenceSettings):
     beam_size: int = Field(default=1, ge=1)  # 1: greedy
     length_penalty: float = 0.6  # beam search: GNMT length normalisation exponent
     max_decode_tokens: int = Field(default=64, ge=1)
+    # dates: an output shaped like an ISO date that names no real day (2020-02-31, month 13) is
+    # answered `no date`: the calendar is a rule to apply, not something to learn from examples
+    decline_impossible_dates: bool = False
 
 
 class Seq2SeqEvalConfig(ScratchInference):

@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from transformer_mlops.config import ScratchInference
-from transformer_mlops.inference.scratch import translate
+from transformer_mlops.inference.scratch import NO_DATE, translate
 
 MAX_FAILURES = 10  # failing examples kept per check
-NO_DATE = "no date"  # the generator's target for them (data/synthetic/dates.py; a test checks)
 
 CHECKS: dict[str, list[tuple[str, str]]] = {
     "day-first written forms": [

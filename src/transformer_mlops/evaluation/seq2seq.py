@@ -15,7 +15,7 @@ from transformer_mlops.config import ScratchInference, Seq2SeqEvalConfig
 from transformer_mlops.data.schema import LONGEST
 from transformer_mlops.evaluation.scores import percent, write_reports
 from transformer_mlops.features.seq2seq import collate, encode_pairs
-from transformer_mlops.inference.scratch import decode
+from transformer_mlops.inference.scratch import checked, decode
 from transformer_mlops.io import atomic_dir, read_jsonl, save_figure, write_json
 from transformer_mlops.models.tokenization import BOS_ID, EOS_ID, PAD_ID, decode_ids
 from transformer_mlops.models.transformer import Transformer
@@ -46,8 +46,10 @@ def decode_and_score(model: Transformer, tokenizer, records: list[dict], cfg: Se
         correct = ((logits.argmax(-1) == labels) & real).sum(1)
         hyp = decode(model, batch["src"], settings)
         for row, i in enumerate(idx):
+            decoded = decode_ids(tokenizer, hyp[row].tolist())
             results[i] = {
-                "prediction": decode_ids(tokenizer, hyp[row].tolist()),
+                "prediction": checked(decoded, settings),
+                "decoded": decoded,
                 "loss": float(losses[row].sum() / real[row].sum()),
                 "correct_tokens": int(correct[row]),
                 "tokens": int(real[row].sum()),
@@ -94,6 +96,9 @@ def metrics_from(records: list[dict], scored: list[dict]) -> tuple[dict[str, Any
     detail: dict[str, Any] = {
         "test/token_acc": percent(sum(s["correct_tokens"] for s in scored) / tokens)
     }
+    declined = sum(s["prediction"] != s.get("decoded", s["prediction"]) for s in scored)
+    if declined:  # the model's outputs naming no real day, answered `no date` by the settings
+        detail["test/declined_impossible_outputs"] = declined
     if by_format:
         detail["test/exact_match_by_format"] = {
             k: {"exact_match": percent(sum(v) / len(v)), "examples": len(v)}

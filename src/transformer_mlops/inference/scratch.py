@@ -5,7 +5,9 @@ Serving, `tmlops predict` and the registry import this module, so it must not im
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 from dataclasses import asdict
 from pathlib import Path
 
@@ -25,6 +27,9 @@ from transformer_mlops.models.transformer import (
     build_model,
     greedy_decode,
 )
+
+NO_DATE = "no date"  # the dates generator's target for what names no day (a test checks)
+ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
 
 def unique_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -90,4 +95,19 @@ def translate(model: Transformer, tokenizer: Tokenizer, texts: list[str],
                             f"characters); the scratch model reads at most {model.config.max_len}. "
                             "Shorten it")  # fmt: skip
     src = pad(rows, PAD_ID)
-    return [decode_ids(tokenizer, row.tolist()) for row in decode(model, src, settings)]
+    return [
+        checked(decode_ids(tokenizer, row.tolist()), settings)
+        for row in decode(model, src, settings)
+    ]
+
+
+def checked(output: str, settings: ScratchInference) -> str:
+    """The decoded `output`, or `no date` where the settings decline impossible dates and the
+    output is shaped like an ISO date that names no real day."""
+    match = ISO_DATE.fullmatch(output) if settings.decline_impossible_dates else None
+    if match:
+        try:
+            dt.date(*map(int, match.groups()))
+        except ValueError:
+            return NO_DATE
+    return output

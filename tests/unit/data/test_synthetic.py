@@ -95,7 +95,7 @@ def test_iso_dates_pass_through_and_what_is_no_date_is_declined():
 def test_the_behaviour_checks_expect_the_generators_no_date():
     from transformer_mlops.evaluation import behaviour_scratch
 
-    assert behaviour_scratch.NO_DATE == dates.NO_DATE
+    assert behaviour_scratch.NO_DATE == dates.NO_DATE  # imported from inference.scratch
     for cases in behaviour_scratch.CHECKS.values():  # every expected answer is one the
         for text, expected in cases:  # generator's rules give (ISO, or no date)
             assert expected == dates.NO_DATE or re.fullmatch(r"\d{4}-\d{2}-\d{2}", expected), text
@@ -212,3 +212,14 @@ def test_qa_mixes_stories_and_paragraphs_and_a_long_story_is_answerable():
     for example in examples:
         person = example["question"].removeprefix("Where is ").removesuffix("?")
         assert _replay(example["context"])[person] == example["answers"]["text"][0]
+
+
+def test_outputs_naming_no_real_day_are_declined_only_where_the_settings_say():
+    from transformer_mlops.config import ScratchInference
+    from transformer_mlops.inference.scratch import checked
+
+    on, off = ScratchInference(decline_impossible_dates=True), ScratchInference()
+    for output in ("2020-02-31", "2019-02-29", "2010-13-15", "1999-04-31", "2000-00-10"):
+        assert checked(output, on) == dates.NO_DATE and checked(output, off) == output
+    for output in ("2020-02-29", "1999-12-31", "no date", "le 31 février", "2020-02-31 !"):
+        assert checked(output, on) == output  # real days and other text pass unchanged

@@ -128,7 +128,10 @@ def _impossible(rng: random.Random) -> dict[str, str]:
     low, high = TWO_DIGIT_WINDOW if FORMATS[fmt][1] else (MIN_YEAR, MAX_YEAR)
     year, month = rng.randint(low, high), rng.randint(1, 12)
     last = calendar.monthrange(year, month)[1]
-    day = rng.randint(last + 1, 31) if last < 31 and rng.random() < 0.7 else rng.randint(32, 39)
+    if month != 2 and rng.random() < 0.3:  # a third in February, as for the real month ends
+        month = 2
+        last = calendar.monthrange(year, month)[1]
+    day = rng.randint(last + 1, 31) if last < 31 and rng.random() < 0.8 else rng.randint(32, 39)
     if fmt in NUMERIC and rng.random() < 0.4:  # month 13-19 (day first: 05/13/2001 is no date)
         day, month = rng.randint(1, 28), rng.randint(13, 19)
     return {"source": FORMATS[fmt][0](_Day(day, month, year)), "target": NO_DATE, "format": "impossible_date"}
@@ -186,7 +189,17 @@ def _not_a_date(rng: random.Random) -> dict[str, str]:
 
 # Share of the examples that are not dates: enough that the model learns to decline, few enough
 # that the written forms keep most of the data.
-IMPOSSIBLE_SHARE, NOT_A_DATE_SHARE = 0.06, 0.06
+IMPOSSIBLE_SHARE, NOT_A_DATE_SHARE = 0.08, 0.05
+# Share of the real dates that fall on their month's last day (29 February of leap years too):
+# beside the impossible ones just past it, they teach where each month ends.
+MONTH_END_SHARE = 0.15
+
+
+def _month_end(rng: random.Random, low: int, high: int) -> dt.date:
+    year, month = rng.randint(low, high), rng.randint(1, 12)
+    if rng.random() < 0.3:  # February gets a third: its end moves with the leap years
+        month = 2
+    return dt.date(year, month, calendar.monthrange(year, month)[1])
 
 
 def sample(rng: random.Random) -> dict[str, str]:
@@ -199,5 +212,5 @@ def sample(rng: random.Random) -> dict[str, str]:
         return _not_a_date(rng)
     fmt = rng.choice(sorted(FORMATS))
     low, high = TWO_DIGIT_WINDOW if FORMATS[fmt][1] else (MIN_YEAR, MAX_YEAR)
-    date = _random_date(rng, low, high)
+    date = _month_end(rng, low, high) if rng.random() < MONTH_END_SHARE else _random_date(rng, low, high)
     return {"source": render(date, fmt), "target": date.isoformat(), "format": fmt}
