@@ -35,6 +35,8 @@ def main() -> None:
     for check in behaviour["checks"]:
         log.info("behaviour %s: pass rate %.2f", check["check"], check["pass_rate"])
     plots = sorted(str(p) for p in Path("reports/plots/scratch").rglob("*") if p.is_file())
+    if "overall_pass_rate" in behaviour:  # the date checks ran (synthetic dates)
+        metrics = {**metrics, "behaviour/overall_pass_rate": behaviour["overall_pass_rate"]}
     log_evaluation("scratch", "evaluate_scratch", {"eval": cfg.eval.model_dump()}, metrics,
                    {"reports": ["reports/errors/scratch.json", "reports/behaviour/scratch.json",
                                 "reports/validation/seq2seq.json", "params.yaml"], "plots": plots},

@@ -91,6 +91,9 @@ def run_user_command(function: Callable[..., Any], *args: Any, after_failure: st
         return function(*args, **kwargs)
     except UserError as error:
         message = str(error)
+    except BrokenPipeError:  # the reader went away (`tmlops recipes | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        raise SystemExit(141) from None  # 128 + SIGPIPE, as a shell reports it
     except OSError as error:
         message = file_system_message(error)
         if message is None:

@@ -53,3 +53,17 @@ def test_check_metrics_exact_and_with_tolerance(tmp_path):
     (actual / "qa.json").write_text("{}")
     ok, rows = check_metrics(expected, actual, tolerance=1.0)
     assert not ok  # a metric that disappeared is drift too
+
+
+def test_a_broken_profile_names_its_file_and_line_and_leaves_params_alone(root, tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text((root / "params.yaml").read_text())
+    before = params.read_text()
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("ner:\n  train:\n    batch_size: [16\n")
+    with pytest.raises(ConfigError, match=r"broken\.yaml:\d+: not valid YAML \("):
+        apply_profile(broken, params)
+    broken.write_text("- ner\n- qa\n")
+    with pytest.raises(ConfigError, match=r"broken\.yaml: expected a mapping .*list"):
+        apply_profile(broken, params)
+    assert params.read_text() == before

@@ -92,6 +92,10 @@ def test_tmlops_recipes_lists_each_with_its_recorded_result(root):
         assert f"\n{name} (" in f"\n{out}"
         assert f"tmlops profile recipes/{name}.yaml" in out
     assert out.count("recorded:") == len(NAMES)
+    # a reader that stops early (`tmlops recipes | head -1`) ends it quietly, no traceback
+    piped = subprocess.run(f"{sys.executable} -m transformer_mlops.cli recipes | head -1", shell=True,
+                           cwd=root, capture_output=True, text=True)  # fmt: skip
+    assert piped.stdout.count("\n") == 1 and "Traceback" not in piped.stderr, piped.stderr
 
 
 def test_record_writes_the_run_into_the_recipe_and_reports(root, tmp_path, default_params_raw):
