@@ -223,3 +223,14 @@ def test_outputs_naming_no_real_day_are_declined_only_where_the_settings_say():
         assert checked(output, on) == dates.NO_DATE and checked(output, off) == output
     for output in ("2020-02-29", "1999-12-31", "no date", "le 31 février", "2020-02-31 !"):
         assert checked(output, on) == output  # real days and other text pass unchanged
+
+
+def test_each_encyclopedic_question_asks_about_the_sentence_that_answers_it():
+    rng = random.Random(13)
+    for _ in range(400):
+        for example in encyclopedia.paragraph(rng, seed=3):
+            context, start = example["context"], example["answers"]["answer_start"][0]
+            sentence = context[context.rfind(". ", 0, start) + 1 : context.find(".", start + 1)]
+            for word in ("charter", "bridge", "dam", "tributary", "mayor", "census"):
+                if re.search(rf"\b{word}\b", example["question"]):
+                    assert re.search(rf"\b{word}\b", sentence), example

@@ -115,8 +115,9 @@ def _town(rng: random.Random, people: tuple[tuple[str, str], ...]) -> tuple[_Par
           town=town, country=country, river=river)  # fmt: skip
     p.add(rng.choice(["It was founded in {founded} by {founder}.", "{founder} founded the town in {founded}.",
                       "The town was founded by {founder} in {founded}."]), founded=founded, founder=founder)  # fmt: skip
-    p.add(rng.choice(["It received a market charter in {charter}.", "Its stone bridge was built in {charter}."]),
-          charter=charter)  # fmt: skip
+    landmark = rng.choice(["charter", "bridge"])  # the question below asks about the same one
+    p.add({"charter": "It received a market charter in {charter}.",
+           "bridge": "Its stone bridge was built in {charter}."}[landmark], charter=charter)  # fmt: skip
     p.add(rng.choice(["The population was {population} at the {census} census.",
                       "At the census of {census} it had {population} inhabitants."]),
           population=_number(rng, 2000, 900000), census=census)  # fmt: skip
@@ -131,7 +132,8 @@ def _town(rng: random.Random, people: tuple[tuple[str, str], ...]) -> tuple[_Par
                        f"How many people lived in {town} in {census}?"],
         "mayor": [f"Who is the mayor of {town}?"],
         "mayor_since": [f"When did {mayor} become mayor?", f"Since when has {mayor} been mayor of {town}?"],
-        "charter": [f"When did {town} receive its market charter?", f"When was the stone bridge of {town} built?"],
+        "charter": [{"charter": f"When did {town} receive its market charter?",
+                     "bridge": f"When was the stone bridge of {town} built?"}[landmark]],
     }  # fmt: skip
     return p, questions
 
