@@ -127,10 +127,9 @@ def _impossible(rng: random.Random) -> dict[str, str]:
     fmt = rng.choice(NUMERIC + IN_WORDS)
     low, high = TWO_DIGIT_WINDOW if FORMATS[fmt][1] else (MIN_YEAR, MAX_YEAR)
     year, month = rng.randint(low, high), rng.randint(1, 12)
-    last = calendar.monthrange(year, month)[1]
     if month != 2 and rng.random() < 0.3:  # a third in February, as for the real month ends
         month = 2
-        last = calendar.monthrange(year, month)[1]
+    last = calendar.monthrange(year, month)[1]
     day = rng.randint(last + 1, 31) if last < 31 and rng.random() < 0.8 else rng.randint(32, 39)
     if fmt in NUMERIC and rng.random() < 0.4:  # month 13-19 (day first: 05/13/2001 is no date)
         day, month = rng.randint(1, 28), rng.randint(13, 19)
