@@ -55,8 +55,9 @@ recipes: setup
 test: setup
 	$(BIN)/python -m pytest
 
+# --durations: the slowest tests named at the end of CI's log, where the suite's time goes.
 test-all: setup
-	$(BIN)/python -m pytest -m ""
+	$(BIN)/python -m pytest -m "" --durations=25
 
 test-contract: setup
 	$(BIN)/python -m pytest -m "" tests/integration/test_contract.py
