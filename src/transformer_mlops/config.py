@@ -271,6 +271,10 @@ class FinetuneTrainConfig(Section):
     # >0: the embeddings and the bottom `freeze_layers` encoder layers keep their pretrained
     # weights (no gradient, no optimizer state): a cheaper step, the general low layers intact
     freeze_layers: int = Field(default=0, ge=0)
+    # <1: layer-wise LR decay (ELECTRA, DeBERTa): the top encoder layer trains at optimizer.lr
+    # times this, each layer below at this times the one above, the embeddings below them all;
+    # the task head at optimizer.lr. 1.0: one LR for every weight.
+    layer_lr_decay: float = Field(default=1.0, gt=0, le=1)
     optimizer: OptimizerConfig = OptimizerConfig(
         lr=5e-5, betas=(0.9, 0.999), warmup_steps=50, schedule="linear"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import json
 import os
 import re
@@ -96,6 +97,14 @@ def read_yaml_mapping(path: str | Path, expected: str) -> dict[str, Any]:
             f"{path}: expected {expected} at the top level, found {type(raw).__name__}"
         )
     return raw
+
+
+def data_files(pattern: str, root: str | Path | None = None) -> list[Path]:
+    """The files a data path or glob names (`root` / pattern when a root is given), sorted;
+    empty when none is there. One reading for the prepare stage and the recipe checks."""
+    path = str(Path(root) / pattern) if root is not None else pattern
+    matches = sorted(glob.glob(path)) if glob.has_magic(pattern) else [path]
+    return [Path(m) for m in matches if Path(m).is_file()]
 
 
 def dump_json(obj: Any) -> str:

@@ -9,7 +9,6 @@ files the recipe names exist); listed with `tmlops recipes`.
 from __future__ import annotations
 
 import datetime
-import glob
 import json
 import os
 import re
@@ -21,7 +20,7 @@ import yaml
 
 from transformer_mlops.config import SPLITS
 from transformer_mlops.errors import ConfigError, DataError, UserError
-from transformer_mlops.io import atomic_write_text, read_yaml_mapping, write_json
+from transformer_mlops.io import atomic_write_text, data_files, read_yaml_mapping, write_json
 
 RECIPES_DIR = Path("recipes")
 RECORDS_DIR = Path("reports/recipes")
@@ -102,11 +101,7 @@ def missing_files(params: dict[str, Any], tasks: list[str], root: Path) -> list[
         for split in SPLITS:
             value = data.get("files", {}).get(split)
             for pattern in [value] if isinstance(value, str) else list(value or []):
-                path = str(root / pattern)
-                found = (
-                    glob.glob(path) if glob.has_magic(pattern) else [path] * Path(path).is_file()
-                )
-                if not found:
+                if not data_files(pattern, root):
                     missing.append((f"{task}.data.files.{split}", pattern))
     return missing
 

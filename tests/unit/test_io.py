@@ -95,3 +95,15 @@ def test_a_full_disk_keeps_the_previous_file_and_says_so(full_disk):
         AtomicCheckpointIO().save_checkpoint(big, full_disk / "last.ckpt")  # torch's own error
     assert "the disk is full" in file_system_message(raised.value)
     assert sorted(p.name for p in full_disk.iterdir()) == ["report.json"]
+
+
+def test_data_files_reads_a_path_or_a_glob_and_only_files(tmp_path):
+    from transformer_mlops.io import data_files
+
+    (tmp_path / "b.txt").write_text("b")
+    (tmp_path / "a.txt").write_text("a")
+    (tmp_path / "c.txt").mkdir()  # a folder the glob matches too
+    assert data_files("*.txt", tmp_path) == [tmp_path / "a.txt", tmp_path / "b.txt"]
+    assert data_files("a.txt", tmp_path) == [tmp_path / "a.txt"]
+    assert data_files("c.txt", tmp_path) == data_files("none*.txt", tmp_path) == []
+    assert data_files(str(tmp_path / "b.txt")) == [tmp_path / "b.txt"]

@@ -8,7 +8,6 @@ Seq2seq may also hold out its longest pairs (`carve.longest`) as a second, marke
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import random
 from pathlib import Path
@@ -18,6 +17,7 @@ from transformer_mlops.config import SPLITS, DataConfig, FilesConfig, HubConfig
 from transformer_mlops.data import formats, synthetic
 from transformer_mlops.data.schema import FIELDS, LONGEST, OPTIONAL_FIELDS, content_key
 from transformer_mlops.errors import ConfigError, DataError
+from transformer_mlops.io import data_files
 
 Splits = dict[str, list[dict[str, Any]]]
 
@@ -26,10 +26,10 @@ def _expand(pattern: str | list[str], key: str) -> list[Path]:
     patterns = [pattern] if isinstance(pattern, str) else list(pattern)
     paths: list[Path] = []
     for item in patterns:
-        matches = sorted(glob.glob(item)) if glob.has_magic(item) else [item]
-        if not matches or not all(Path(m).is_file() for m in matches):
+        found = data_files(item)
+        if not found:
             raise DataError(f"{key}: no data file at {item!r} (a path or glob, relative to the project root)")
-        paths += [Path(m) for m in matches]
+        paths += found
     return paths
 
 

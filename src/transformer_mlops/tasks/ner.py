@@ -25,7 +25,11 @@ from transformer_mlops.features.ner import Feature, collate, encode
 from transformer_mlops.io import read_jsonl
 from transformer_mlops.tasks.hardware import configure_threads
 from transformer_mlops.tasks.optim import adamw_with_schedule
-from transformer_mlops.tasks.pretrained import finetune_and_save, load_for_finetuning
+from transformer_mlops.tasks.pretrained import (
+    finetune_and_save,
+    layer_lr_scales,
+    load_for_finetuning,
+)
 from transformer_mlops.tasks.resume import ResumableBatches
 
 log = logging.getLogger(__name__)
@@ -141,8 +145,9 @@ class NerModule(L.LightningModule):
 
     def configure_optimizers(self):
         total = int(self.trainer.estimated_stepping_batches)
+        scales = layer_lr_scales(self.model, self.train_cfg.layer_lr_decay)
         return adamw_with_schedule(
-            self.model, self.train_cfg.optimizer, total, str(self.trainer.precision)
+            self.model, self.train_cfg.optimizer, total, str(self.trainer.precision), scales
         )
 
 

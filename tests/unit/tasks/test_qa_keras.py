@@ -118,3 +118,6 @@ def test_settings_the_keras_path_cannot_honour_are_refused(qa_cfg):
                 update={"train": qa_cfg.train.model_copy(update={"trainer": trainer})}
             )
         )
+    decayed = qa_cfg.train.model_copy(update={"layer_lr_decay": 0.9})
+    with pytest.raises(ConfigError, match=r"^qa\.train\.layer_lr_decay = 0\.9: .* one LR"):
+        check_settings(qa_cfg.model_copy(update={"train": decayed}))
