@@ -181,6 +181,12 @@ def encoder_layers(model) -> torch.nn.ModuleList:
                       "model, so its bottom layers cannot be frozen")  # fmt: skip
 
 
+def embedding_layer(model) -> torch.nn.Module:
+    """The module below the encoder stack: the base model's embeddings (word, position, type
+    and their norm), or the word embeddings alone where the model has no such block."""
+    return getattr(model.base_model, "embeddings", None) or model.get_input_embeddings()
+
+
 def freeze_bottom_layers(model, count: int, key: str = "train.freeze_layers") -> None:
     """Stop training the embeddings and the bottom `count` encoder layers. The backward pass then
     ends above them, and they need no gradients or AdamW state: the same MiniLM QA batches took
@@ -188,7 +194,7 @@ def freeze_bottom_layers(model, count: int, key: str = "train.freeze_layers") ->
     layers = encoder_layers(model)
     if count > len(layers):
         raise ConfigError(f"{key} = {count}: the model has only {len(layers)} encoder layers")
-    embeddings = getattr(model.base_model, "embeddings", None) or model.get_input_embeddings()
+    embeddings = embedding_layer(model)
     for module in (embeddings, *layers[:count]):
         module.requires_grad_(False)
 
@@ -202,7 +208,7 @@ def layer_lr_scales(model, decay: float) -> dict[int, float] | None:
         return None
     layers = encoder_layers(model)
     scales: dict[int, float] = {}
-    embeddings = getattr(model.base_model, "embeddings", None) or model.get_input_embeddings()
+    embeddings = embedding_layer(model)
     for param in embeddings.parameters():
         scales[id(param)] = decay ** (len(layers) + 1)
     for depth, layer in enumerate(reversed(layers), start=1):
