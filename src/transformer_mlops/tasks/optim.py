@@ -53,7 +53,6 @@ def param_groups(model: torch.nn.Module, weight_decay: float,
         {"params": params, "weight_decay": weight_decay if decayed else 0.0}
         | ({"lr": lr * scale} if lr_scales is not None else {})
         for (decayed, scale), params in groups.items()
-        if params or scale == 1.0
     ]
 
 
