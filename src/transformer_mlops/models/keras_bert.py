@@ -30,6 +30,17 @@ from transformer_mlops.errors import ConfigError  # noqa: E402
 UNUSED = re.compile(r"^(pooler\.|cls\.|embeddings\.position_ids$)")
 
 
+def model_arrays(batch: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The model's inputs of a collated batch of torch tensors (`features/qa.py: collate`), as
+    numpy arrays; zero token types for models without."""
+    inputs = {k: batch[k].numpy() for k in ("input_ids", "attention_mask")}
+    types = batch.get("token_type_ids")
+    inputs["token_type_ids"] = (
+        types.numpy() if types is not None else np.zeros_like(inputs["input_ids"])
+    )
+    return inputs
+
+
 def gelu(x):
     """Exact GELU, written with erf: TF's own exact GELU emits `Erfc`, which tf2onnx cannot
     convert (onnx/tensorflow-onnx#2347); this form exports and matches HF to float rounding."""
