@@ -21,7 +21,6 @@ from transformer_mlops.features.batching import LengthBucketBatchSampler
 from transformer_mlops.features.qa import best_span, collate, pick_answers
 from transformer_mlops.features.squad_metric import squad_scores
 from transformer_mlops.models import keras_bert
-from transformer_mlops.models.keras_bert import model_arrays
 from transformer_mlops.tasks.progress import progress_every, progress_line
 from transformer_mlops.tasks.resume import save_checkpoint_file
 
@@ -60,7 +59,7 @@ class Validation(keras.callbacks.Callback):
         candidates, losses, cfg = [], [], self.cfg
         for indices in self.sampler:
             batch = collate([self.features[i] for i in indices], self.pad_id)
-            out = self.forward(model_arrays(batch))
+            out = self.forward(keras_bert.model_arrays(batch))
             start = torch.from_numpy(np.array(out["start_logits"]))
             end = torch.from_numpy(np.array(out["end_logits"]))
             losses.append(float(0.5 * (torch.nn.functional.cross_entropy(start, batch["start_positions"])
