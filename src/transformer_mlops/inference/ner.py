@@ -13,7 +13,13 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer
 
 from transformer_mlops.config import NerInference
 from transformer_mlops.features.batching import IGNORE
-from transformer_mlops.features.ner import collate, encode, spans, words_with_offsets
+from transformer_mlops.features.ner import (
+    collate,
+    encode,
+    reads_word_case,
+    spans,
+    words_with_offsets,
+)
 from transformer_mlops.inference.saved import reading_saved_model
 
 
@@ -32,7 +38,7 @@ def tag_words(model, tokenizer, sentences: list[list[str]], settings: NerInferen
     """Per sentence of words: (IOB2 label per word, probability of that label)."""
     id2label = model.config.id2label
     features, _ = encode(tokenizer, sentences, None, {label: i for i, label in id2label.items()},
-                         settings.max_length)  # fmt: skip
+                         settings.max_length, with_case=reads_word_case(model.config))  # fmt: skip
     # Words the tokenizer turns into nothing (e.g. a lone zero-width character) have no
     # subword to predict from: they stay "O", so every sentence keeps one label per word.
     labels = [["O"] * len(words) for words in sentences]
@@ -41,11 +47,8 @@ def tag_words(model, tokenizer, sentences: list[list[str]], settings: NerInferen
     for start in range(0, len(order), batch_size):
         batch_features = [features[i] for i in order[start : start + batch_size]]
         batch = collate(batch_features, tokenizer.pad_token_id)
-        probs = (
-            model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-            .logits.float()
-            .softmax(-1)
-        )
+        inputs = ("input_ids", "attention_mask", "token_type_ids")
+        probs = model(**{k: batch[k] for k in inputs if k in batch}).logits.float().softmax(-1)
         best, chosen = probs.max(-1)
         for row, feature in enumerate(batch_features):
             for position in (batch["labels"][row] != IGNORE).nonzero().flatten().tolist():

@@ -20,12 +20,14 @@ from transformers import AutoModelForTokenClassification
 
 from transformer_mlops.config import FinetuneTrainConfig, NerConfig
 from transformer_mlops.data.schema import label_set
+from transformer_mlops.errors import ConfigError
 from transformer_mlops.features.batching import IGNORE, bucketed_loader
-from transformer_mlops.features.ner import Feature, collate, encode
+from transformer_mlops.features.ner import WORD_CASE_KEY, WORD_CASES, Feature, collate, encode
 from transformer_mlops.io import read_jsonl
 from transformer_mlops.tasks.hardware import configure_threads
 from transformer_mlops.tasks.optim import adamw_with_schedule
 from transformer_mlops.tasks.pretrained import (
+    embedding_layer,
     finetune_and_save,
     layer_lr_scales,
     load_for_finetuning,
@@ -72,6 +74,7 @@ class NerDataModule(ResumableBatches, L.LightningDataModule):
                 self.label2id,
                 self.cfg.max_length,
                 self.cfg.label_all_subwords,
+                with_case=self.cfg.word_case,
             )
             if self.split_sentences[split]:
                 log.info("%s: %d sentences longer than max_length=%d were split into windows",
@@ -113,11 +116,8 @@ class NerModule(L.LightningModule):
         self._windows: list[tuple[int, int, list[int], list[int]]] = []
 
     def model_step(self, batch: dict[str, torch.Tensor]):
-        return self.model(
-            input_ids=batch["input_ids"],
-            attention_mask=batch["attention_mask"],
-            labels=batch["labels"],
-        )
+        inputs = ("input_ids", "attention_mask", "token_type_ids", "labels")
+        return self.model(**{k: batch[k] for k in inputs if k in batch})
 
     def training_step(self, batch, batch_idx):
         out = self.model_step(batch)
@@ -151,6 +151,23 @@ class NerModule(L.LightningModule):
         )
 
 
+def token_types_for_case(model) -> None:
+    """Grow the encoder's token-type embeddings to one row per WORD_CASES entry, each a copy of
+    row 0 (the type of every single-sentence input in pretraining), so training starts from the
+    pretrained behaviour; the config then says the model reads word casing there."""
+    embeddings = embedding_layer(model)
+    old = getattr(embeddings, "token_type_embeddings", None)
+    if not isinstance(old, torch.nn.Embedding):
+        raise ConfigError(f"ner.word_case: {type(model).__name__} has no token-type embeddings to "
+                          "carry word casing; use false")  # fmt: skip
+    new = torch.nn.Embedding(len(WORD_CASES), old.embedding_dim)
+    with torch.no_grad():
+        new.weight.copy_(old.weight[0].expand_as(new.weight))
+    embeddings.token_type_embeddings = new
+    model.config.type_vocab_size = len(WORD_CASES)
+    setattr(model.config, WORD_CASE_KEY, True)
+
+
 def sentences_from_windows(
     windows: list[tuple[int, int, list[int], list[int]]], id2label: dict[int, str]
 ):
@@ -177,6 +194,8 @@ def train(cfg: NerConfig, prepared_dir: str | Path, model_dir: str | Path, check
         AutoModelForTokenClassification, cfg.model, cfg.train, "ner",
         num_labels=len(labels), id2label=id2label, label2id=label2id,
     )  # fmt: skip
+    if cfg.word_case:
+        token_types_for_case(model)
     data = NerDataModule(prepared_dir, tokenizer, label2id, cfg)
     module = NerModule(model, id2label, cfg.train)
     summary = finetune_and_save(module, data, tokenizer, cfg.train, checkpoint_dir, model_dir,

@@ -79,3 +79,27 @@ def test_stray_inside_tag_starts_a_new_entity():
     text = "Paris London"
     found = spans(text, [(0, 5), (6, 12)], ["I-LOC", "I-ORG"], [1.0, 1.0])
     assert [(e["text"], e["type"]) for e in found] == [("Paris", "LOC"), ("London", "ORG")]
+
+
+def test_word_case_classes():
+    from transformer_mlops.features.ner import WORD_CASES, word_case
+
+    cases = {w: WORD_CASES[word_case(w)] for w in ["paris", "1990", "-", "Paris", "McDonald",
+             "A", "NATO", "U.S.", "iPhone", "eBay", "Ünal", "ÄÖ"]}  # fmt: skip
+    assert cases == {"paris": "other", "1990": "other", "-": "other", "Paris": "Title",
+                     "McDonald": "Title", "A": "Title", "NATO": "UPPER", "U.S.": "UPPER",
+                     "iPhone": "mIxed", "eBay": "mIxed", "Ünal": "Title", "ÄÖ": "UPPER"}  # fmt: skip
+
+
+def test_case_ids_follow_each_subword_to_its_word(tokenizer):
+    from transformer_mlops.features.ner import collate, word_case
+
+    words = ["Schwarzenegger", "visited", "NATO", "in", "paris"]
+    (feature,), _ = encode(tokenizer, [words], None, LABEL2ID, max_length=64, with_case=True)
+    assert feature.case_ids == [0 if w is None else word_case(words[w]) for w in feature.word_ids]
+    assert feature.case_ids.count(1) > 1 and 2 in feature.case_ids  # a Title word of subwords
+    (plain,), _ = encode(tokenizer, [words], None, LABEL2ID, max_length=64)
+    assert plain.case_ids is None and "token_type_ids" not in collate([plain], 0)
+    batch = collate([feature, plain.__class__(**{**vars(feature), "input_ids": [1, 2],
+                     "case_ids": [0, 1], "labels": [0, 0]})], 0)  # fmt: skip
+    assert batch["token_type_ids"].shape == batch["input_ids"].shape

@@ -115,3 +115,49 @@ def test_behaviour_checks_report_pass_rates(trained):
         assert check["cases"] >= 6 and 0.0 <= check["pass_rate"] <= 1.0
         assert len(check["failures"]) == min(10, round((1 - check["pass_rate"]) * check["cases"]))
     assert 0.0 <= report["overall_pass_rate"] <= 1.0
+
+
+@pytest.fixture(scope="module")
+def trained_with_case(tmp_path_factory, default_params_raw):
+    root = tmp_path_factory.mktemp("ner_case")
+    write_synthetic("ner", root / "prepared", train=32, validation=16, test=8)
+    raw = tiny_params(default_params_raw)
+    raw["ner"]["word_case"] = True
+    raw["ner"]["train"] = {"batch_size": 16, "eval_batch_size": 32,
+                           "optimizer": {"lr": 1e-3, "warmup_steps": 0, "schedule": "linear"},
+                           "trainer": {"max_epochs": 1, "precision": "32-true"}}  # fmt: skip
+    train(parse_params(raw).ner, root / "prepared", root / "model", root / "ckpt",
+          enable_progress_bar=False)  # fmt: skip
+    return root / "model"
+
+
+def test_word_case_trains_type_embeddings_that_inference_reads(trained_with_case, tmp_path):
+    from safetensors.torch import load_file
+
+    from transformer_mlops.features.ner import WORD_CASE_KEY, WORD_CASES
+    from transformer_mlops.inference.ner import load_ner_model, tag_words
+
+    config = json.loads((trained_with_case / "config.json").read_text())
+    assert config[WORD_CASE_KEY] is True and config["type_vocab_size"] == len(WORD_CASES)
+    (types,) = [t for n, t in load_file(trained_with_case / "model.safetensors").items()
+                if n.endswith("token_type_embeddings.weight")]  # fmt: skip
+    assert types.shape[0] == len(WORD_CASES) and not types[1].equal(types[0])  # Title learned
+    model, tokenizer = load_ner_model(trained_with_case)
+    sentences = [["paris", "is", "nice"], ["PARIS", "is", "nice"], ["Paris", "is", "nice"]]
+    scores = [s for _, s in tag_words(model, tokenizer, sentences)]
+    assert scores[0] != scores[1] != scores[2]  # the same subwords; only the casing differs
+    # `transformers.pipeline` still loads it (its inputs carry type 0: casing unseen there).
+    tagger = pipeline("token-classification", model=str(trained_with_case), ignore_labels=[])
+    assert len(tagger("Paris is nice")) == 3
+
+
+def test_word_case_survives_the_onnx_export(trained_with_case, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from transformer_mlops.inference.ner import load_ner_model, tag_words
+    from transformer_mlops.inference.onnx import export_onnx, load_onnx_model
+
+    export_onnx("ner", trained_with_case, tmp_path / "onnx")
+    sentences = [["Angela", "Merkel", "met", "NATO", "in", "paris"]]
+    ((want_labels, want_scores),) = tag_words(*load_ner_model(trained_with_case), sentences)
+    ((labels, scores),) = tag_words(*load_onnx_model(tmp_path / "onnx", "ner"), sentences)
+    assert labels == want_labels and scores == pytest.approx(want_scores, abs=1e-4)
