@@ -147,3 +147,16 @@ def tiny_registry(tmp_path_factory) -> Path:
     tiny_trained(project, ("scratch", "ner", "qa"))
     run([sys.executable, "pipelines/register.py"], project)
     return project
+
+
+@pytest.hookimpl(trylast=True)  # after `-m` has deselected what it filters
+def pytest_collection_modifyitems(config, items):
+    """The everyday smoke of the contract matrix is a dozen of the matrix's own cases, for `make
+    test`; where the whole matrix runs too (`make test-all`, CI), it would only repeat them."""
+    smoke, matrix = "test_everyday_smoke_of_the_matrix[", "test_a_mistake_gives_one_clear_message"
+    if not any(item.name.startswith(matrix) for item in items):
+        return
+    repeated = [item for item in items if item.name.startswith(smoke)]
+    if repeated:
+        config.hook.pytest_deselected(items=repeated)
+        items[:] = [item for item in items if not item.name.startswith(smoke)]

@@ -28,7 +28,9 @@ def _expand(pattern: str | list[str], key: str) -> list[Path]:
     for item in patterns:
         found = data_files(item)
         if not found:
-            raise DataError(f"{key}: no data file at {item!r} (a path or glob, relative to the project root)")
+            raise DataError(
+                f"{key}: no data file at {item!r} (a path or glob, relative to the project root)"
+            )
         paths += found
     return paths
 
@@ -64,7 +66,9 @@ def _column(row: dict, name: str, task: str) -> Any:
     value: Any = row
     for part in name.split("."):
         if not isinstance(value, dict) or part not in value:
-            raise DataError(f"{task}.data.hub.columns: column {name!r} not found in the dataset rows")
+            raise DataError(
+                f"{task}.data.hub.columns: column {name!r} not found in the dataset rows"
+            )
         value = value[part]
     return value
 
@@ -77,8 +81,12 @@ def _read_hub(task: str, cfg: HubConfig) -> Splits:
     try:
         loaded = datasets.load_dataset(cfg.name, cfg.config, revision=cfg.revision)
     except Exception as error:  # the library raises many types; all mean "could not load"
-        raise DataError(f"{task}.data.hub: could not load {cfg.name!r} ({cfg.config}): {error}") from None
-    columns = {field: field for field in FIELDS[task] if field not in ("id", "kind")} | dict(cfg.columns)
+        raise DataError(
+            f"{task}.data.hub: could not load {cfg.name!r} ({cfg.config}): {error}"
+        ) from None
+    columns = {field: field for field in FIELDS[task] if field not in ("id", "kind")} | dict(
+        cfg.columns
+    )
     splits: Splits = {}
     for ours, theirs in cfg.splits.items():
         if theirs not in loaded:
@@ -98,14 +106,19 @@ def _read_hub(task: str, cfg: HubConfig) -> Splits:
             if task == "qa":
                 record.setdefault("kind", "hub")
                 answers = record["answers"]
-                record["answers"] = {"text": list(answers["text"]), "answer_start": list(answers["answer_start"])}
+                record["answers"] = {
+                    "text": list(answers["text"]),
+                    "answer_start": list(answers["answer_start"]),
+                }
             if "id" in row:
                 record["id"] = str(row["id"])
             record["group"] = row.get("title", record.get("id", ""))
             records.append(record)
         splits[ours] = records
     if "train" not in splits:
-        raise DataError(f"{task}.data.hub: dataset {cfg.name!r} has no split mapped to train ({cfg.splits})")
+        raise DataError(
+            f"{task}.data.hub: dataset {cfg.name!r} has no split mapped to train ({cfg.splits})"
+        )
     return splits
 
 
@@ -124,7 +137,9 @@ def _hold_out_longest(task: str, splits: Splits, fraction: float) -> list[dict]:
         raise ConfigError(f"{task}.data.carve.longest: only seq2seq holds out its longest "
                           f"examples; set it to 0")  # fmt: skip
     train = splits["train"]
-    order = sorted(range(len(train)), key=lambda i: (-len(train[i]["source"].split()), train[i]["source"]))
+    order = sorted(
+        range(len(train)), key=lambda i: (-len(train[i]["source"].split()), train[i]["source"])
+    )
     chosen = set(order[: round(fraction * len(train))])
     splits["train"] = [r for i, r in enumerate(train) if i not in chosen]
     return [train[i] | {"format": LONGEST} for i in sorted(chosen)]
@@ -182,7 +197,9 @@ def load_task(task: str, cfg: DataConfig) -> tuple[Splits, dict[str, Any]]:
             stats["dropped_overlap"][split] = before - len(splits[split])
         test_keys = {content_key(task, r) for r in splits["test"]}
         before = len(splits["validation"])
-        splits["validation"] = [r for r in splits["validation"] if content_key(task, r) not in test_keys]
+        splits["validation"] = [
+            r for r in splits["validation"] if content_key(task, r) not in test_keys
+        ]
         stats["dropped_overlap"]["validation"] += before - len(splits["validation"])
     keep = FIELDS[task] + OPTIONAL_FIELDS[task]
     prepared: Splits = {}

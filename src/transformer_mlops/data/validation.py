@@ -83,7 +83,9 @@ def frames(task: str, splits: dict[str, list[dict]]) -> dict[str, pd.DataFrame]:
 def _token_rows(records: list[dict]) -> Iterator[dict]:
     for record in records:
         prev = "O"
-        for position, (token, tag) in enumerate(zip(record["tokens"], record["tags"], strict=False)):
+        for position, (token, tag) in enumerate(
+            zip(record["tokens"], record["tags"], strict=False)
+        ):
             yield {"id": record["id"], "position": position, "token": token, "tag": tag,
                    "transition": f"{prev}>{tag}"}  # fmt: skip
             prev = tag
@@ -195,7 +197,10 @@ def _context(docs_dir: Path):
     site = {
         "class_name": "SiteBuilder",
         "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(Path(docs_dir).resolve())},
+        "store_backend": {
+            "class_name": "TupleFilesystemStoreBackend",
+            "base_directory": str(Path(docs_dir).resolve()),
+        },
     }
     context.add_data_docs_site(site_name="local", site_config=site)
     return context
@@ -217,15 +222,19 @@ def _summarise(check: Check, frame_name: str, result: Any, frame: pd.DataFrame) 
         "expectation": result.expectation_config.type,
         "columns": _columns(check.expectation),
         "success": bool(result.success),
-        "rows": int(len(frame)),
+        "rows": len(frame),
         "unexpected_count": int(info.get("unexpected_count") or 0),
     }
     if "observed_value" in info:
         summary["observed_value"] = _plain(info["observed_value"])
     if not result.success:
-        summary["examples"] = [_plain(item) for item in (info.get("unexpected_index_list") or [])[:MAX_EXAMPLES]]
+        summary["examples"] = [
+            _plain(item) for item in (info.get("unexpected_index_list") or [])[:MAX_EXAMPLES]
+        ]
         if not summary["examples"] and info.get("partial_unexpected_list"):
-            summary["examples"] = [_plain(v) for v in info["partial_unexpected_list"][:MAX_EXAMPLES]]
+            summary["examples"] = [
+                _plain(v) for v in info["partial_unexpected_list"][:MAX_EXAMPLES]
+            ]
     return summary
 
 
@@ -252,7 +261,9 @@ def validate_splits(
 
     labels = None
     if task == "ner":
-        types = cfg.entity_types or sorted({t[2:] for r in splits["train"] for t in r["tags"] if t != "O"})
+        types = cfg.entity_types or sorted(
+            {t[2:] for r in splits["train"] for t in r["tags"] if t != "O"}
+        )
         labels = label_set(types)
     suite = checks(task, cfg, labels)
     data = frames(task, splits)
@@ -282,8 +293,10 @@ def validate_splits(
             gx.Checkpoint(
                 name=name,
                 validation_definitions=[definition],
-                result_format={"result_format": "COMPLETE",
-                               "unexpected_index_column_names": INDEX_COLUMNS.get(kind, ["id"])},
+                result_format={
+                    "result_format": "COMPLETE",
+                    "unexpected_index_column_names": INDEX_COLUMNS.get(kind, ["id"]),
+                },
             )
         )
         run = checkpoint.run(batch_parameters={"dataframe": data[frame_name]})

@@ -21,10 +21,11 @@ import numpy as np
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no CPU-feature and oneDNN banners
 
-import keras  # noqa: E402  (the backend is chosen above, before Keras is imported)
-from keras import layers, ops  # noqa: E402
+# Imported after the backend is chosen above.
+import keras
+from keras import layers, ops
 
-from transformer_mlops.errors import ConfigError  # noqa: E402
+from transformer_mlops.errors import ConfigError
 
 # Tensors of a pretrained BERT checkpoint that an extractive-QA model has no use for.
 UNUSED = re.compile(r"^(pooler\.|cls\.|embeddings\.position_ids$)")

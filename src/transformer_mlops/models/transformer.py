@@ -133,7 +133,8 @@ class PositionalEncoding(nn.Module):
         super().__init__()
         position = torch.arange(config.max_len, dtype=torch.float32)[:, None]  # (max_len, 1)
         div_term = torch.exp(
-            torch.arange(0, config.d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / config.d_model)
+            torch.arange(0, config.d_model, 2, dtype=torch.float32)
+            * (-math.log(10000.0) / config.d_model)
         )  # 1 / 10000^(2i/d_model)
         pe = torch.zeros(config.max_len, config.d_model)
         pe[:, 0::2] = torch.sin(position * div_term)
@@ -221,13 +222,19 @@ class Transformer(nn.Module):
         self.config = config
         self.src_embed = Embeddings(config.src_vocab_size, config)
         if config.share_src_tgt_embeddings:
-            assert config.src_vocab_size == config.tgt_vocab_size, "shared embeddings need one vocabulary"
+            assert config.src_vocab_size == config.tgt_vocab_size, (
+                "shared embeddings need one vocabulary"
+            )
             self.tgt_embed = self.src_embed
         else:
             self.tgt_embed = Embeddings(config.tgt_vocab_size, config)
         self.positions = PositionalEncoding(config)
-        self.encoder_layers = nn.ModuleList([EncoderLayer(config) for _ in range(config.n_encoder_layers)])
-        self.decoder_layers = nn.ModuleList([DecoderLayer(config) for _ in range(config.n_decoder_layers)])
+        self.encoder_layers = nn.ModuleList(
+            [EncoderLayer(config) for _ in range(config.n_encoder_layers)]
+        )
+        self.decoder_layers = nn.ModuleList(
+            [DecoderLayer(config) for _ in range(config.n_decoder_layers)]
+        )
         # Pre-norm stacks end with a layer norm; post-norm layers already end normalised.
         self.encoder_norm = nn.LayerNorm(config.d_model) if config.pre_norm else nn.Identity()
         self.decoder_norm = nn.LayerNorm(config.d_model) if config.pre_norm else nn.Identity()
@@ -264,7 +271,9 @@ class Transformer(nn.Module):
             tgt_mask = tgt_mask & padding_mask(tgt, self.config.pad_id)  # (B, 1, T, T)
         x = self.positions(self.tgt_embed(tgt), offset)
         for i, layer in enumerate(self.decoder_layers):
-            x = layer(x, memory, src_mask, tgt_mask, None if cache is None else cache[i], need_weights)
+            x = layer(
+                x, memory, src_mask, tgt_mask, None if cache is None else cache[i], need_weights
+            )
         return self.decoder_norm(x)
 
     def forward(self, src: Tensor, tgt: Tensor) -> Tensor:
@@ -357,7 +366,9 @@ def beam_search(model: Transformer, src: Tensor, bos_id: int, eos_id: int, max_l
         finished = finished[rows] | (next_id == eos_id)
         if cache is not None:
             for layer_cache in cache:  # self-attention keys/values follow their beams
-                layer_cache["self"] = {k: v.index_select(0, rows) for k, v in layer_cache["self"].items()}
+                layer_cache["self"] = {
+                    k: v.index_select(0, rows) for k, v in layer_cache["self"].items()
+                }
         if finished.all():
             break
     normalised = scores.view(-1) / length_penalty(lengths, alpha)

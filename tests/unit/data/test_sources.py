@@ -151,7 +151,9 @@ def test_squad_babi_and_fra_eng_load(shared_datasets, default_params_raw):
 
 def test_longest_pairs_are_held_out_of_training_and_marked(tmp_path, default_params_raw):
     pairs = tmp_path / "pairs.tsv"
-    pairs.write_text("".join(f"{' '.join(['w'] * (1 + i % 20))} {i}\tcible {i}\n" for i in range(400)))
+    pairs.write_text(
+        "".join(f"{' '.join(['w'] * (1 + i % 20))} {i}\tcible {i}\n" for i in range(400))
+    )
     cfg = _data_cfg(default_params_raw, "seq2seq", source="files", files__train=str(pairs),
                     carve={"validation": 0.05, "test": 0.05, "longest": 0.1}, limit={"test": 15})  # fmt: skip
     splits, stats = load_task("seq2seq", cfg)
@@ -160,14 +162,20 @@ def test_longest_pairs_are_held_out_of_training_and_marked(tmp_path, default_par
     assert len(longest) == 15  # capped apart from the random part
     assert 0 < len(splits["test"]) - 15 <= 15
     # every held-out pair is longer than any pair left to train on
-    assert min(len(r["source"].split()) for r in longest) > max(len(r["source"].split()) for r in splits["train"])
+    assert min(len(r["source"].split()) for r in longest) > max(
+        len(r["source"].split()) for r in splits["train"]
+    )
     assert load_task("seq2seq", cfg)[0] == splits
-    ner = _data_cfg(default_params_raw, "ner", carve={"validation": 0.1, "test": 0.1, "longest": 0.1})
+    ner = _data_cfg(
+        default_params_raw, "ner", carve={"validation": 0.1, "test": 0.1, "longest": 0.1}
+    )
     with pytest.raises(ConfigError, match=r"ner\.data\.carve\.longest: only seq2seq"):
         load_task("ner", ner)
 
 
-def test_a_carved_validation_example_found_in_the_test_file_is_dropped(tmp_path, default_params_raw):
+def test_a_carved_validation_example_found_in_the_test_file_is_dropped(
+    tmp_path, default_params_raw
+):
     train, test = tmp_path / "train.txt", tmp_path / "test.txt"
     _conll(train, sentences_per_doc=4, docs=50)
     repeated = "".join(f"Doc{d}word0 B-PER\nsaid O\n\n" for d in range(50))  # one per document

@@ -7,9 +7,8 @@ import re
 import pytest
 
 from transformer_mlops.config import SyntheticConfig
-from transformer_mlops.data.schema import content_key
+from transformer_mlops.data.schema import content_key, label_set
 from transformer_mlops.data.synthetic import dates, encyclopedia, generate, ner, stories
-from transformer_mlops.data.schema import label_set
 from transformer_mlops.data.validation import iob2_transitions
 
 SIZES = SyntheticConfig(train=300, validation=50, test=50)
@@ -193,7 +192,9 @@ def test_encyclopedic_paragraphs_hold_several_facts_with_distractors_of_their_ty
         examples = encyclopedia.paragraph(rng, seed=3)
         context = examples[0]["context"]
         assert len(examples) == 4 and len({e["question"] for e in examples}) == 4
-        assert len(re.findall(r"\b1[0-9]{3}\b|\b20[0-2][0-9]\b", context)) >= 2  # more than one year
+        assert (
+            len(re.findall(r"\b1[0-9]{3}\b|\b20[0-2][0-9]\b", context)) >= 2
+        )  # more than one year
         topics.add(context.split()[1])
         for example in examples:
             assert example["kind"] == "encyclopedic" and example["context"] == context
@@ -234,3 +235,20 @@ def test_each_encyclopedic_question_asks_about_the_sentence_that_answers_it():
             for word in ("charter", "bridge", "dam", "tributary", "mayor", "census"):
                 if re.search(rf"\b{word}\b", example["question"]):
                     assert re.search(rf"\b{word}\b", sentence), example
+
+
+def test_country_paragraphs_ask_for_the_capital_beside_a_largest_city():
+    rng, asked = random.Random(3), 0
+    for _ in range(1500):
+        for example in encyclopedia.paragraph(rng, seed=3):
+            if not example["question"].startswith(
+                ("What is the capital", "Which city is the capital")
+            ):
+                continue
+            asked += 1
+            context, answer = example["context"], example["answers"]["text"][0]
+            sentence = next(s for s in context.split(". ") if answer in s)
+            assert "capital" in sentence and "largest city" in context, example
+            largest = re.search(r"(\w+) is its largest city|largest city is (\w+)", context)
+            assert answer not in largest.groups(), example  # the distractor is another city
+    assert asked > 10

@@ -10,7 +10,6 @@ from transformer_mlops.config import SyntheticConfig, parse_params
 from transformer_mlops.data.synthetic import generate
 from transformer_mlops.data.validation import format_failures, validate, validate_splits
 from transformer_mlops.errors import ValidationFailed
-from transformer_mlops.io import write_jsonl
 
 SIZES = SyntheticConfig(train=60, validation=20, test=20)
 

@@ -12,9 +12,9 @@ import torch
 pytest.importorskip("tensorflow")
 pytest.importorskip("keras")
 
-from transformer_mlops.errors import ConfigError  # noqa: E402
-from transformer_mlops.models import keras_bert  # noqa: E402
-from transformer_mlops.tasks.pretrained import resolve_pretrained  # noqa: E402
+from transformer_mlops.errors import ConfigError
+from transformer_mlops.models import keras_bert
+from transformer_mlops.tasks.pretrained import resolve_pretrained
 
 TOLERANCE = 1e-4
 
@@ -131,5 +131,5 @@ def test_the_saved_model_serves_the_same_logits(minilm, padded_batch, tmp_path):
 def test_only_bert_architectures_are_accepted(minilm):
     _, config, *_ = minilm
     keras_bert.check_bert(config, "minilm")
-    with pytest.raises(ConfigError, match="'distilbert' model.*qa.framework = pytorch"):
+    with pytest.raises(ConfigError, match=r"'distilbert' model.*qa\.framework = pytorch"):
         keras_bert.check_bert({**config, "model_type": "distilbert"}, "distilbert-base")

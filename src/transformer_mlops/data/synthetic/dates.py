@@ -133,7 +133,11 @@ def _impossible(rng: random.Random) -> dict[str, str]:
     day = rng.randint(last + 1, 31) if last < 31 and rng.random() < 0.8 else rng.randint(32, 39)
     if fmt in NUMERIC and rng.random() < 0.4:  # month 13-19 (day first: 05/13/2001 is no date)
         day, month = rng.randint(1, 28), rng.randint(13, 19)
-    return {"source": FORMATS[fmt][0](_Day(day, month, year)), "target": NO_DATE, "format": "impossible_date"}
+    return {
+        "source": FORMATS[fmt][0](_Day(day, month, year)),
+        "target": NO_DATE,
+        "format": "impossible_date",
+    }
 
 
 RELATIVE = ["today", "tomorrow", "yesterday", "the day after tomorrow", "the day before yesterday",
@@ -142,7 +146,18 @@ RELATIVE = ["today", "tomorrow", "yesterday", "the day after tomorrow", "the day
             "this weekend", "at the weekend", "asap", "tbd", "tba", "n/a", "unknown", "none",
             "no date", "pending", "every day", "daily", "weekly", "every monday"]  # fmt: skip
 UNITS = ["day", "week", "month", "year", "hour", "minute"]
-NUMBER_WORDS = ["two", "three", "four", "five", "six", "ten", "twelve", "twenty", "a few", "several"]
+NUMBER_WORDS = [
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "ten",
+    "twelve",
+    "twenty",
+    "a few",
+    "several",
+]
 WORDS = ["meeting", "invoice", "report", "delivery", "the project", "lunch", "call me", "deadline",
          "hello", "thanks", "see you", "on time", "late", "morning", "evening", "price", "total",
          "order", "room", "floor", "the office", "free", "closed", "open", "sunny", "cold"]  # fmt: skip
@@ -157,7 +172,9 @@ def _not_a_date(rng: random.Random) -> dict[str, str]:
     elif kind == 1:
         n = rng.choice([str(rng.randint(2, 30)), rng.choice(NUMBER_WORDS)])
         unit = rng.choice(UNITS) + "s"
-        text = rng.choice([f"{n} {unit} ago", f"in {n} {unit}", f"{n} {unit} from now", f"for {n} {unit}"])
+        text = rng.choice(
+            [f"{n} {unit} ago", f"in {n} {unit}", f"{n} {unit} from now", f"for {n} {unit}"]
+        )
     elif kind == 2:
         text = f"{rng.choice(['next', 'last', 'this', 'on'])} {rng.choice(WEEKDAYS)}"
     elif kind == 3:
@@ -211,5 +228,9 @@ def sample(rng: random.Random) -> dict[str, str]:
         return _not_a_date(rng)
     fmt = rng.choice(sorted(FORMATS))
     low, high = TWO_DIGIT_WINDOW if FORMATS[fmt][1] else (MIN_YEAR, MAX_YEAR)
-    date = _month_end(rng, low, high) if rng.random() < MONTH_END_SHARE else _random_date(rng, low, high)
+    date = (
+        _month_end(rng, low, high)
+        if rng.random() < MONTH_END_SHARE
+        else _random_date(rng, low, high)
+    )
     return {"source": render(date, fmt), "target": date.isoformat(), "format": fmt}

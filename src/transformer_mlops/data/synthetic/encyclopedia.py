@@ -1,4 +1,4 @@
-"""Encyclopedia-style paragraphs (towns, companies, people, rivers) as extractive QA.
+"""Encyclopedia-style paragraphs (towns, companies, people, rivers, countries) as extractive QA.
 
 Stories teach the model to track who went where; these teach it to read a factual paragraph:
 several facts per paragraph, each a short question away ("When was Velmora founded?"), beside
@@ -40,6 +40,9 @@ NATIONALITIES = ["French", "German", "Spanish", "Italian", "Dutch", "Swedish", "
                  "Brazilian", "Canadian", "Japanese", "Kenyan", "Indian", "Australian", "Irish"]  # fmt: skip
 WORKS = {"novelist": "novel", "poet": "collection", "composer": "symphony", "film director": "film",
          "painter": "exhibition"}  # fmt: skip
+REGIONS = ["southern Europe", "northern Europe", "East Africa", "West Africa", "South America",
+           "Central America", "Central Asia", "South-East Asia", "the South Pacific", "the Caribbean"]  # fmt: skip
+CURRENCIES = ["dollar", "franc", "crown", "mark", "peso", "dinar", "lira", "shilling", "rupee"]
 SEAS = ["North Sea", "Baltic Sea", "Black Sea", "Adriatic Sea", "Caspian Sea", "Aegean Sea",
         "Irish Sea", "Sea of Marmara", "Ligurian Sea"]  # fmt: skip
 
@@ -50,7 +53,9 @@ def _word(rng: random.Random, syllables: int) -> str:
 
 
 def _place(rng: random.Random) -> str:
-    return _word(rng, rng.choice([2, 2, 3])) + rng.choice(["", "", "", "burg", "ton", "ford", "ville"])
+    return _word(rng, rng.choice([2, 2, 3])) + rng.choice(
+        ["", "", "", "burg", "ton", "ford", "ville"]
+    )
 
 
 @lru_cache(maxsize=4)
@@ -103,7 +108,9 @@ class _Paragraph:
         return context, spans
 
 
-def _town(rng: random.Random, people: tuple[tuple[str, str], ...]) -> tuple[_Paragraph, dict[str, list[str]]]:
+def _town(
+    rng: random.Random, people: tuple[tuple[str, str], ...]
+) -> tuple[_Paragraph, dict[str, list[str]]]:
     town, river, country = _place(rng), _word(rng, 2), rng.choice(COUNTRIES)
     founder, mayor = rng.choice(people)[0], rng.choice(people)[0]
     founded, charter = _year(rng, 900, 1500), _year(rng, 1510, 1800)
@@ -138,12 +145,21 @@ def _town(rng: random.Random, people: tuple[tuple[str, str], ...]) -> tuple[_Par
     return p, questions
 
 
-def _company(rng: random.Random, people: tuple[tuple[str, str], ...]) -> tuple[_Paragraph, dict[str, list[str]]]:
-    firm, bought = f"{_word(rng, 2)} {rng.choice(FIRM_SUFFIXES)}", f"{_word(rng, 2)} {rng.choice(FIRM_SUFFIXES)}"
+def _company(
+    rng: random.Random, people: tuple[tuple[str, str], ...]
+) -> tuple[_Paragraph, dict[str, list[str]]]:
+    firm, bought = (
+        f"{_word(rng, 2)} {rng.choice(FIRM_SUFFIXES)}",
+        f"{_word(rng, 2)} {rng.choice(FIRM_SUFFIXES)}",
+    )
     city, industry = rng.choice([_place(rng), rng.choice(CITIES)]), rng.choice(INDUSTRIES)
     founders = f"{rng.choice(people)[0]} and {rng.choice(people)[0]}"
     chief = rng.choice(people)[0]
-    founded, chief_since, acquired = _year(rng, 1850, 1995), _year(rng, 1996, 2024), _year(rng, 1996, 2024)
+    founded, chief_since, acquired = (
+        _year(rng, 1850, 1995),
+        _year(rng, 1996, 2024),
+        _year(rng, 1996, 2024),
+    )
     p = _Paragraph()
     p.add(rng.choice(["{firm} is a {industry} company based in {city}.",
                       "{firm} is a {industry} company with its headquarters in {city}."]),
@@ -171,11 +187,17 @@ def _company(rng: random.Random, people: tuple[tuple[str, str], ...]) -> tuple[_
     return p, questions
 
 
-def _person(rng: random.Random, people: tuple[tuple[str, str], ...]) -> tuple[_Paragraph, dict[str, list[str]]]:
+def _person(
+    rng: random.Random, people: tuple[tuple[str, str], ...]
+) -> tuple[_Paragraph, dict[str, list[str]]]:
     (name, pronoun), profession = rng.choice(people), rng.choice(PROFESSIONS)
     surname = name.split()[-1]
     born = f"{rng.randint(1, 28)} {rng.choice(['January', 'March', 'May', 'July', 'October', 'December'])} {_year(rng, 1900, 1990)}"
-    birthplace, home, university = _place(rng), rng.choice([_place(rng), rng.choice(CITIES)]), _place(rng)
+    birthplace, home, university = (
+        _place(rng),
+        rng.choice([_place(rng), rng.choice(CITIES)]),
+        _place(rng),
+    )
     prize, prize_year, moved = rng.choice(PRIZES), _year(rng, 1950, 2024), _year(rng, 1960, 2024)
     p = _Paragraph()
     p.add(rng.choice(["{name} (born {born}) is a {nationality} {profession}.",
@@ -197,15 +219,30 @@ def _person(rng: random.Random, people: tuple[tuple[str, str], ...]) -> tuple[_P
     }  # fmt: skip
     work = WORKS.get(profession)
     if work:
-        title, appeared = " ".join(_word(rng, 2) for _ in range(rng.randint(1, 3))), _year(rng, 1950, 2024)
+        title, appeared = (
+            " ".join(_word(rng, 2) for _ in range(rng.randint(1, 3))),
+            _year(rng, 1950, 2024),
+        )
         possessive = {"she": "her", "he": "his"}[pronoun]
-        p.add(f"{possessive} first {work}, {{title}}, appeared in {{appeared}}.", title=title, appeared=appeared)
-        questions["title"] = [f"What was {name}'s first {work}?", f"What is the title of {surname}'s first {work}?"]
-        questions["appeared"] = [f"When did {title} appear?", f"When did {surname}'s first {work} appear?"]
+        p.add(
+            f"{possessive} first {work}, {{title}}, appeared in {{appeared}}.",
+            title=title,
+            appeared=appeared,
+        )
+        questions["title"] = [
+            f"What was {name}'s first {work}?",
+            f"What is the title of {surname}'s first {work}?",
+        ]
+        questions["appeared"] = [
+            f"When did {title} appear?",
+            f"When did {surname}'s first {work} appear?",
+        ]
     return p, questions
 
 
-def _river(rng: random.Random, people: tuple[tuple[str, str], ...]) -> tuple[_Paragraph, dict[str, list[str]]]:
+def _river(
+    rng: random.Random, people: tuple[tuple[str, str], ...]
+) -> tuple[_Paragraph, dict[str, list[str]]]:
     river, tributary, country = _word(rng, 2), _word(rng, 2), rng.choice(COUNTRIES)
     mouth, dam_town, mountains = _place(rng), _place(rng), f"{_word(rng, 2)} Mountains"
     dam_year = _year(rng, 1900, 2010)
@@ -234,7 +271,70 @@ def _river(rng: random.Random, people: tuple[tuple[str, str], ...]) -> tuple[_Pa
     return p, questions
 
 
-TOPICS = (_town, _company, _person, _river)
+def _country(
+    rng: random.Random, people: tuple[tuple[str, str], ...]
+) -> tuple[_Paragraph, dict[str, list[str]]]:
+    # Real names too, each half the time: with invented countries only, "What is the capital of
+    # Portugal?" got the region back (a real country had only ever been an answer, never the
+    # subject asked about), while the same paragraph about an invented country was answered.
+    invented = _word(rng, rng.choice([2, 2, 3])) + rng.choice(["", "", "ia", "land", "stan"])
+    country = rng.choice([invented, rng.choice(COUNTRIES)])
+    capital, largest = (rng.choice([_place(rng), rng.choice(CITIES)]) for _ in range(2))
+    largest = largest if largest != capital else _place(rng)  # the capital's distractor
+    language = _word(rng, 2) + rng.choice(["ish", "ian", "ese", "i"])
+    president, president_since = rng.choice(people)[0], _year(rng, 1995, 2024)
+    independence = rng.randint(1800, 1990)  # the constitution comes after it: a distractor year
+    independence, constitution = (
+        str(independence),
+        str(min(2020, independence + rng.randint(1, 60))),
+    )
+    mountain, height = f"Mount {_word(rng, 2)}", f"{_number(rng, 900, 6900)} metres"
+    p = _Paragraph()
+    p.add(rng.choice(["{country} is a country in {region}.", "{country} is a small country in {region}.",
+                      "{country} lies in {region}."]), country=country, region=rng.choice(REGIONS))  # fmt: skip
+    p.add(rng.choice(["The capital of {country} is {capital}.", "Its capital is {capital}.",
+                      "{capital} is the capital of {country}."]), country=country, capital=capital)  # fmt: skip
+    p.add(rng.choice(["Its largest city is {largest}.", "{largest} is its largest city and main port."]),
+          largest=largest)  # fmt: skip
+    p.add(rng.choice(["Its official language is {language}.", "The official language is {language}."]),
+          language=language)  # fmt: skip
+    p.add(rng.choice(["{mountain} is its highest mountain, at {height}.",
+                      "Its highest point is {mountain}, {height} above the sea."]), mountain=mountain, height=height)  # fmt: skip
+    p.add(rng.choice(["It became independent in {independence}; its constitution dates from {constitution}.",
+                      "It gained independence in {independence} and adopted its constitution in {constitution}."]),
+          independence=independence, constitution=constitution)  # fmt: skip
+    p.add(rng.choice(["{president} has been its president since {president_since}.",
+                      "The president, {president}, took office in {president_since}."]),
+          president=president, president_since=president_since)  # fmt: skip
+    p.add(rng.choice(["It has about {population} inhabitants.", "Its population is about {population}."]),
+          population=_number(rng, 90000, 90000000))  # fmt: skip
+    p.add(
+        "The currency is the {currency}.",
+        currency=f"{_word(rng, 2).lower()} {rng.choice(CURRENCIES)}",
+    )
+    questions = {
+        "capital": [f"What is the capital of {country}?", f"Which city is the capital of {country}?",
+                    f"What is {country}'s capital?"],
+        "largest": [f"What is the largest city of {country}?", f"Which is the largest city in {country}?"],
+        "language": [f"What is the official language of {country}?", f"What language is spoken in {country}?"],
+        "mountain": [f"What is the highest mountain in {country}?", f"What is the highest point of {country}?"],
+        "height": [f"How high is {mountain}?"],
+        "independence": [f"When did {country} become independent?"],
+        "constitution": [f"When did {country} adopt its constitution?"],
+        "president": [f"Who is the president of {country}?"],
+        "president_since": [f"Since when has {president} been president of {country}?"],
+        "region": [f"Where is {country}?", f"In which region is {country}?"],
+        "currency": [f"What is the currency of {country}?"],
+        "population": [f"How many people live in {country}?", f"What is the population of {country}?"],
+    }  # fmt: skip
+    return p, questions
+
+
+TOPICS = (_town, _company, _person, _river, _country)
+# Facts asked about whenever their paragraph is drawn: what people ask first about a country.
+# Drawn at random among a dozen facts, a capital was asked ~10 times in the default 3,600
+# questions, too few: "What is the capital of Portugal?" got the region back.
+ALWAYS_ASKED = ("capital",)
 
 
 def paragraph(rng: random.Random, seed: int = 0, n_questions: int = 4) -> list[dict]:
@@ -242,8 +342,9 @@ def paragraph(rng: random.Random, seed: int = 0, n_questions: int = 4) -> list[d
     p, questions = rng.choice(TOPICS)(rng, _people(seed))
     p.shuffle_tail(rng)
     context, spans = p.context_and_spans()
-    examples = []
-    for fact in rng.sample(sorted(questions), min(n_questions, len(questions))):
+    examples, first = [], [fact for fact in ALWAYS_ASKED if fact in questions]
+    others = [fact for fact in sorted(questions) if fact not in first]
+    for fact in first + rng.sample(others, min(n_questions, len(questions)) - len(first)):
         start, end = spans[fact]
         examples.append({"kind": KIND, "context": context, "question": rng.choice(questions[fact]),
                          "answers": {"text": [context[start:end]], "answer_start": [start]}})  # fmt: skip

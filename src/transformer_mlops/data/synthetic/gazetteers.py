@@ -7,7 +7,8 @@ to read the context, not memorise the name.
 
 from __future__ import annotations
 
-LOCATIONS = """
+LOCATIONS = (
+    """
 Paris|London|Berlin|Madrid|Rome|Vienna|Prague|Warsaw|Budapest|Lisbon|Dublin|Brussels|Amsterdam
 Copenhagen|Stockholm|Oslo|Helsinki|Athens|Istanbul|Moscow|Kyiv|Cairo|Nairobi|Lagos|Accra
 Johannesburg|Cape Town|Casablanca|Tunis|Algiers|Dakar|Addis Ababa|Khartoum|Tokyo|Osaka|Kyoto
@@ -25,9 +26,13 @@ Syria|Australia|New Zealand|Canada|Mexico|Cuba|Colombia|Peru|Chile|Argentina|Uru
 Venezuela|Ecuador|Bolivia|Texas|California|Florida|Ohio|Bavaria|Scotland|Wales|Catalonia
 Siberia|Patagonia|Europe|Asia|Africa|the Middle East|Latin America|the Alps|the Rhine|the Nile
 the Amazon|the Danube|Lake Geneva|the Balkans|Gaza|Kashmir|Crimea|Tasmania|Sicily|Corsica
-""".replace("\n", "|").strip("|").split("|")
+""".replace("\n", "|")
+    .strip("|")
+    .split("|")
+)
 
-ORGANIZATIONS = """
+ORGANIZATIONS = (
+    """
 United Nations|World Bank|International Monetary Fund|European Union|NATO|World Health Organization
 Red Cross|Amnesty International|Greenpeace|UNICEF|Interpol|OPEC|European Central Bank
 Federal Reserve|Bank of England|Bundesbank|Reuters|Associated Press|BBC|CNN|Al Jazeera
@@ -43,9 +48,13 @@ Real Madrid|Barcelona|Manchester United|Liverpool|Chelsea|Arsenal|Juventus|Bayer
 Ajax|Benfica|Celtic|Boston Celtics|Chicago Bulls|New York Yankees|Los Angeles Lakers
 Supreme Court|Senate|Parliament|Pentagon|Kremlin|Bundestag|European Commission|FIFA|UEFA
 International Olympic Committee|Scotland Yard|FBI|CIA|NASA|European Space Agency|Toyota Motor
-""".replace("\n", "|").strip("|").split("|")
+""".replace("\n", "|")
+    .strip("|")
+    .split("|")
+)
 
-MISCELLANEOUS = """
+MISCELLANEOUS = (
+    """
 English|French|German|Spanish|Italian|Portuguese|Dutch|Swedish|Norwegian|Danish|Finnish|Greek
 Turkish|Russian|Ukrainian|Polish|Hungarian|Austrian|Swiss|Egyptian|Kenyan|Nigerian|Japanese
 Chinese|Korean|Indian|Pakistani|Iranian|Iraqi|Saudi|Israeli|Australian|Canadian|Mexican|Cuban
@@ -56,7 +65,10 @@ Cold War|World War Two|Renaissance|Brexit|Ramadan|Christmas|Easter|Thanksgiving|
 iPhone|Windows|Android|PlayStation|Boeing 747|Airbus A380|Model S|Linux|Python|Bitcoin
 Hamlet|Don Quixote|Star Wars|The Godfather|Mona Lisa|Harry Potter|Bible|Koran
 Dow Jones|Nasdaq|FTSE 100|Nikkei|DAX|Euro|Democrat|Republican|Socialist|Conservative
-""".replace("\n", "|").strip("|").split("|")
+""".replace("\n", "|")
+    .strip("|")
+    .split("|")
+)
 
 # Surface form -> types it takes in the templates (the context picks one).
 AMBIGUOUS: dict[str, tuple[str, ...]] = {

@@ -53,7 +53,7 @@ TEMPLATES = [
     "Rain delayed the {MISC} final in {LOC} .",
     "{PER} bought a jaguar and drove it to {LOC} .",
     "The {ORG} board will meet in {LOC} on Friday .",
-    "{PER} said : \" We are proud of {ORG} . \"",
+    '{PER} said : " We are proud of {ORG} . "',
     "Trade between {LOC} and {LOC2} rose sharply .",
     "{PER} scored twice as {ORG} won the {MISC} .",
     "Her china cabinet was sold at auction in {LOC} .",

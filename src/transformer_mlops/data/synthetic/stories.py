@@ -46,10 +46,16 @@ class _World:
 
     cast: list[str]
     sentences: list[str] = field(default_factory=list)
-    spans: list[tuple[str, int, int]] = field(default_factory=list)  # (actor, start, end) per sentence
-    place: dict[str, tuple[str, int]] = field(default_factory=dict)  # person -> (place, char offset)
+    spans: list[tuple[str, int, int]] = field(
+        default_factory=list
+    )  # (actor, start, end) per sentence
+    place: dict[str, tuple[str, int]] = field(
+        default_factory=dict
+    )  # person -> (place, char offset)
     holder: dict[str, str] = field(default_factory=dict)  # object -> person
-    dropped_at: dict[str, tuple[str, int]] = field(default_factory=dict)  # object -> (place, offset)
+    dropped_at: dict[str, tuple[str, int]] = field(
+        default_factory=dict
+    )  # object -> (place, offset)
     last_handler: dict[str, str] = field(default_factory=dict)  # object -> who last took/dropped it
     length: int = 0  # characters of context so far, sentences joined by single spaces
 
@@ -99,7 +105,9 @@ def _question(rng: random.Random, world: _World, kind: str) -> tuple[str, str, i
         person = rng.choice(sorted(world.place))
         place, offset = world.place[person]
         return template.format(x=person), place, offset, person
-    known = sorted(o for o in world.holder if world.holder[o] in world.place) + sorted(world.dropped_at)
+    known = sorted(o for o in world.holder if world.holder[o] in world.place) + sorted(
+        world.dropped_at
+    )
     if not known:
         return None
     obj = rng.choice(known)
