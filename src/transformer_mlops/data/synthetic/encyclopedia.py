@@ -332,8 +332,8 @@ def _country(
 
 TOPICS = (_town, _company, _person, _river, _country)
 # Facts asked about whenever their paragraph is drawn: what people ask first about a country.
-# Drawn at random among a dozen facts, a capital was asked ~10 times in the default 3,600
-# questions, too few: "What is the capital of Portugal?" got the region back.
+# Drawn at random among its twelve facts, a capital would be asked about 10 times in the
+# default 3,600 training questions; always asked, 28 times.
 ALWAYS_ASKED = ("capital",)
 
 
