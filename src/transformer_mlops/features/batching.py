@@ -80,6 +80,12 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
         return len(self._batches())
 
 
+def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The tensors a Hugging Face encoder takes from a collated batch (labels and bookkeeping,
+    such as a window's example and first word, left out)."""
+    return {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
+
+
 def pad(sequences: Sequence[Sequence[int]], pad_id: int, multiple_of: int = 1) -> torch.Tensor:
     """Right-pad id lists to the longest in the batch, rounded up to `multiple_of`: (B, L)."""
     longest = -(-max(len(s) for s in sequences) // multiple_of) * multiple_of

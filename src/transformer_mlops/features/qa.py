@@ -65,11 +65,6 @@ def collate(
     return batch
 
 
-def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The tensors the model takes (labels and bookkeeping left out)."""
-    return {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
-
-
 def evidence_labels(offsets: list[tuple[int, int] | None], spans: list[list[int]]) -> list[int]:
     """Per token of a window: 1 if its characters fall inside one of the evidence `spans`
     ([start, end) in the context), 0 for other context tokens, IGNORE outside the context."""

@@ -12,7 +12,7 @@ import torch
 from transformers import AutoModelForTokenClassification, AutoTokenizer
 
 from transformer_mlops.config import NerInference
-from transformer_mlops.features.batching import IGNORE
+from transformer_mlops.features.batching import IGNORE, model_inputs
 from transformer_mlops.features.ner import (
     collate,
     encode,
@@ -47,8 +47,7 @@ def tag_words(model, tokenizer, sentences: list[list[str]], settings: NerInferen
     for start in range(0, len(order), batch_size):
         batch_features = [features[i] for i in order[start : start + batch_size]]
         batch = collate(batch_features, tokenizer.pad_token_id)
-        inputs = ("input_ids", "attention_mask", "token_type_ids")
-        probs = model(**{k: batch[k] for k in inputs if k in batch}).logits.float().softmax(-1)
+        probs = model(**model_inputs(batch)).logits.float().softmax(-1)
         best, chosen = probs.max(-1)
         for row, feature in enumerate(batch_features):
             for position in (batch["labels"][row] != IGNORE).nonzero().flatten().tolist():

@@ -13,7 +13,8 @@ import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from transformer_mlops.config import QaInference
-from transformer_mlops.features.qa import best_span, collate, encode, model_inputs, pick_answers
+from transformer_mlops.features.batching import model_inputs
+from transformer_mlops.features.qa import best_span, collate, encode, pick_answers
 from transformer_mlops.inference.saved import reading_saved_model
 
 

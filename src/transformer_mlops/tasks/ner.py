@@ -21,7 +21,7 @@ from transformers import AutoModelForTokenClassification
 from transformer_mlops.config import FinetuneTrainConfig, NerConfig
 from transformer_mlops.data.schema import label_set
 from transformer_mlops.errors import ConfigError
-from transformer_mlops.features.batching import IGNORE, bucketed_loader
+from transformer_mlops.features.batching import IGNORE, bucketed_loader, model_inputs
 from transformer_mlops.features.ner import WORD_CASE_KEY, WORD_CASES, Feature, collate, encode
 from transformer_mlops.io import read_jsonl
 from transformer_mlops.tasks.hardware import configure_threads
@@ -116,8 +116,7 @@ class NerModule(L.LightningModule):
         self._windows: list[tuple[int, int, list[int], list[int]]] = []
 
     def model_step(self, batch: dict[str, torch.Tensor]):
-        inputs = ("input_ids", "attention_mask", "token_type_ids", "labels")
-        return self.model(**{k: batch[k] for k in inputs if k in batch})
+        return self.model(**model_inputs(batch), labels=batch["labels"])
 
     def training_step(self, batch, batch_idx):
         out = self.model_step(batch)

@@ -19,14 +19,13 @@ from transformers import AutoModelForQuestionAnswering
 
 from transformer_mlops.config import QaConfig
 from transformer_mlops.errors import ConfigError
-from transformer_mlops.features.batching import IGNORE, bucketed_loader
+from transformer_mlops.features.batching import IGNORE, bucketed_loader, model_inputs
 from transformer_mlops.features.qa import (
     Candidate,
     QaFeature,
     best_span,
     collate,
     encode_records,
-    model_inputs,
     pick_answers,
 )
 from transformer_mlops.features.squad_metric import squad_scores

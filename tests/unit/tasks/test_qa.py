@@ -149,7 +149,8 @@ def test_the_length_buckets_and_metrics_by_hand():
 def test_evidence_loss_is_bce_on_the_labelled_tokens_of_the_chosen_layer(qa_cfg):
     from transformers import AutoModelForQuestionAnswering
 
-    from transformer_mlops.features.qa import collate, encode, model_inputs
+    from transformer_mlops.features.batching import model_inputs
+    from transformer_mlops.features.qa import collate, encode
     from transformer_mlops.tasks.pretrained import load_for_finetuning
     from transformer_mlops.tasks.qa import QaModule
 
