@@ -58,6 +58,11 @@ def _place(rng: random.Random) -> str:
     )
 
 
+def _city(rng: random.Random) -> str:
+    """An invented place or a real city, half the time each."""
+    return rng.choice([_place(rng), rng.choice(CITIES)])
+
+
 @lru_cache(maxsize=4)
 def _people(seed: int) -> tuple[tuple[str, str], ...]:
     """(name, pronoun) pairs, seeded: a pool to draw from without touching Faker per example."""
@@ -152,7 +157,7 @@ def _company(
         f"{_word(rng, 2)} {rng.choice(FIRM_SUFFIXES)}",
         f"{_word(rng, 2)} {rng.choice(FIRM_SUFFIXES)}",
     )
-    city, industry = rng.choice([_place(rng), rng.choice(CITIES)]), rng.choice(INDUSTRIES)
+    city, industry = _city(rng), rng.choice(INDUSTRIES)
     founders = f"{rng.choice(people)[0]} and {rng.choice(people)[0]}"
     chief = rng.choice(people)[0]
     founded, chief_since, acquired = (
@@ -195,7 +200,7 @@ def _person(
     born = f"{rng.randint(1, 28)} {rng.choice(['January', 'March', 'May', 'July', 'October', 'December'])} {_year(rng, 1900, 1990)}"
     birthplace, home, university = (
         _place(rng),
-        rng.choice([_place(rng), rng.choice(CITIES)]),
+        _city(rng),
         _place(rng),
     )
     prize, prize_year, moved = rng.choice(PRIZES), _year(rng, 1950, 2024), _year(rng, 1960, 2024)
@@ -279,7 +284,7 @@ def _country(
     # subject asked about), while the same paragraph about an invented country was answered.
     invented = _word(rng, rng.choice([2, 2, 3])) + rng.choice(["", "", "ia", "land", "stan"])
     country = rng.choice([invented, rng.choice(COUNTRIES)])
-    capital, largest = (rng.choice([_place(rng), rng.choice(CITIES)]) for _ in range(2))
+    capital, largest = _city(rng), _city(rng)
     largest = largest if largest != capital else _place(rng)  # the capital's distractor
     language = _word(rng, 2) + rng.choice(["ish", "ian", "ese", "i"])
     president, president_since = rng.choice(people)[0], _year(rng, 1995, 2024)
